@@ -1,0 +1,181 @@
+"""Settings, read from the environment only (see README "Configuration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+from atmospro.env import ConfigError, Environment
+from atmospro.keys import dev_session_key, load_private_key, load_public_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Environment()
+
+DEBUG = env.boolean("DEBUG", True)
+VAR_DIR = Path(env.string("VAR_DIR", str(BASE_DIR / "var")))
+
+
+def _required_secret(name: str, dev_default: str | None) -> str | None:
+    value = env.secret(name)
+    if value is None and not DEBUG:
+        raise ConfigError(f"{name} (or {name}_FILE) is required when DEBUG is False.")
+    return value if value is not None else dev_default
+
+
+SECRET_KEY = _required_secret("SECRET_KEY", "django-insecure-development-only-key-not-for-production")
+ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ConfigError("ALLOWED_HOSTS is required when DEBUG is False.")
+CSRF_TRUSTED_ORIGINS = env.strings("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "workspaces",
+    "audit",
+    "sts",
+]
+
+MIDDLEWARE = [
+    "sts.envelope.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sts.envelope.ApiErrorMiddleware",
+]
+
+ROOT_URLCONF = "atmospro.urls"
+WSGI_APPLICATION = "atmospro.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+try:
+    DATABASES = {"default": environ.Env.db_url_config(env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"))}
+except Exception as error:  # django-environ raises several kinds for one cause: a bad URL
+    raise ConfigError(f"DATABASE_URL does not parse: {error}") from None
+DATABASES["default"].setdefault("CONN_MAX_AGE", 60 if not DEBUG else 0)
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several gunicorn workers share one SQLite file: wait for the write lock instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The default cache must be shared by every worker process of one machine (JWKS, policy files,
+# throttles): a file cache, not a per-process memory cache.
+try:
+    CACHES = {"default": environ.Env.cache_url_config(env.string("CACHE_URL", f"filecache://{VAR_DIR / 'cache'}"))}
+except Exception as error:
+    raise ConfigError(f"CACHE_URL does not parse: {error}") from None
+
+CELERY_BROKER_URL = env.raw("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_RESULT_BACKEND = env.raw("CELERY_RESULT_BACKEND")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-oidc-token-uses": {"task": "sts.tasks.expired_records_purge", "schedule": 600.0},
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- HTTPS in production (manage.py check --deploy) ---
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=63072000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "sts.envelope.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "oidc_exchange": env.string("STS_EXCHANGE_THROTTLE", "120/minute"),
+        "mint": env.string("STS_MINT_THROTTLE", "120/minute"),
+    },
+    "NUM_PROXIES": env.integer("NUM_PROXIES", 0, minimum=0, maximum=10),
+}
+
+# --- GitHub ---
+GITHUB_API_URL = env.url("GITHUB_API_URL", "https://api.github.com")
+GITHUB_HOST = env.string("GITHUB_HOST", "github.com")
+GITHUB_APP_ID = env.string("GITHUB_APP_ID", "")
+GITHUB_APP_PRIVATE_KEY = _required_secret("GITHUB_APP_PRIVATE_KEY", None)
+if GITHUB_APP_PRIVATE_KEY is not None:
+    load_private_key("GITHUB_APP_PRIVATE_KEY", GITHUB_APP_PRIVATE_KEY, allowed=("RSA",))
+if not DEBUG and not GITHUB_APP_ID:
+    raise ConfigError("GITHUB_APP_ID is required when DEBUG is False.")
+GITHUB_WEBHOOK_SECRETS = env.secrets("GITHUB_WEBHOOK_SECRETS")
+if not DEBUG and not GITHUB_WEBHOOK_SECRETS:
+    raise ConfigError("GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.")
+GITHUB_CA_BUNDLE = env.raw("GITHUB_CA_BUNDLE")  # extra CA file, e.g. the simulator's or a GHES's
+GITHUB_HTTP_TIMEOUT = env.integer("GITHUB_HTTP_TIMEOUT", 10, minimum=1, maximum=60)
+
+# --- STS ---
+STS_OIDC_ISSUERS = env.urls("STS_OIDC_ISSUERS", ["https://token.actions.githubusercontent.com"])
+STS_OIDC_AUDIENCES = env.strings("STS_OIDC_AUDIENCES", ["atmos-pro.com"])
+STS_OIDC_LEEWAY_SECONDS = env.integer("STS_OIDC_LEEWAY_SECONDS", 60, minimum=0, maximum=300)
+STS_SESSION_SIGNING_KEY = _required_secret("STS_SESSION_SIGNING_KEY", None) or dev_session_key(VAR_DIR)
+load_private_key("STS_SESSION_SIGNING_KEY", STS_SESSION_SIGNING_KEY, allowed=("EC", "Ed25519", "RSA"))
+# Keys that signed sessions before a rotation: still accepted for verification, never used to sign.
+STS_SESSION_PREVIOUS_KEYS = env.secrets("STS_SESSION_PREVIOUS_KEYS")
+for _pem in STS_SESSION_PREVIOUS_KEYS:
+    load_public_key("STS_SESSION_PREVIOUS_KEYS", _pem)
+STS_SESSION_TTL_SECONDS = env.integer("STS_SESSION_TTL_SECONDS", 3600, minimum=60, maximum=86400)
+STS_SESSION_MAX_TTL_SECONDS = env.integer("STS_SESSION_MAX_TTL_SECONDS", 3600 * 6, minimum=60, maximum=86400)
+if STS_SESSION_TTL_SECONDS > STS_SESSION_MAX_TTL_SECONDS:
+    raise ConfigError("STS_SESSION_TTL_SECONDS must not exceed STS_SESSION_MAX_TTL_SECONDS.")
+STS_MAX_SOURCES = env.integer("STS_MAX_SOURCES", 100, minimum=1, maximum=500)
+STS_POLICY_CACHE_SECONDS = env.integer("STS_POLICY_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "sts.envelope.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
+    "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
+}

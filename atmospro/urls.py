@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from sts import health
+from sts.api.exchange import OidcExchangeView
+from sts.api.mint import MintView, RevokeView
+from sts.views import trust_policy_schema
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/auth/github-oidc", OidcExchangeView.as_view(), name="oidc-exchange"),
+    path("api/v1/sts", MintView.as_view(), name="sts-mint"),
+    path("api/v1/sts/revoke", RevokeView.as_view(), name="sts-revoke"),
+    path("schemas/v1alpha1/trust-policy.json", trust_policy_schema, name="trust-policy-schema"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,167 @@
+"""The response envelope of the wire contract, on every /api/ response, errors from every layer included."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from sts.errors import StsError
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+API_PREFIX = "/api/"
+_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_TAG_FOR_STATUS = {
+    400: ("MalformedRequest", "The request is malformed."),
+    401: ("Unauthorized", "Authentication failed."),
+    403: ("Forbidden", "This request is not allowed."),
+    404: ("NotFound", "There is no such API route."),
+    405: ("MethodNotAllowed", "This route does not accept that HTTP method."),
+    406: ("NotAcceptable", "This API answers application/json only."),
+    413: ("PayloadTooLarge", "The request body is too large."),
+    415: ("UnsupportedMediaType", "Send the body as application/json."),
+    429: ("Throttled", "Too many requests; slow down and retry later."),
+}
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def current_request_id() -> str:
+    return _current_request_id.get()
+
+
+def envelope(
+    *,
+    request_id: str,
+    status: int,
+    data: dict[str, Any] | None = None,
+    error_tag: str | None = None,
+    error_message: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"request": request_id, "status": status, "success": error_tag is None, "traceId": request_id}
+    if error_tag is not None:
+        body["errorTag"] = error_tag
+        body["errorMessage"] = error_message or ""
+    if context:
+        body["context"] = context
+    if data is not None:
+        body["data"] = data
+    return body
+
+
+def success_response(request: HttpRequest, data: dict[str, Any], status: int = 200) -> Response:
+    return Response(envelope(request_id=request_id_of(request), status=status, data=data), status=status)
+
+
+def error_body(request: HttpRequest, error: StsError) -> dict[str, Any]:
+    message = error.message
+    if error.status >= 500:
+        message = f"{message} Quote trace id {request_id_of(request)} to support."
+    return envelope(
+        request_id=request_id_of(request),
+        status=error.status,
+        error_tag=error.tag,
+        error_message=message,
+        context=error.context,
+    )
+
+
+def request_id_of(request: HttpRequest) -> str:
+    return getattr(request, "request_id", None) or current_request_id()
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler: every error DRF sees becomes an envelope; the rest reach the middleware."""
+    request = context["request"]
+    if isinstance(exc, StsError):
+        return Response(error_body(request, exc), status=exc.status)
+    if not isinstance(exc, drf.APIException):
+        return None
+    status = exc.status_code
+    tag, message = _TAG_FOR_STATUS.get(status, ("Error", "The request failed."))
+    if isinstance(exc, drf.ParseError):
+        message = "The request body is not valid JSON."
+    elif isinstance(exc, drf.MethodNotAllowed):
+        message = f"This route does not accept {request.method}."
+    elif isinstance(exc, drf.Throttled) and exc.wait is not None:
+        message = f"Too many requests; retry in {int(exc.wait) + 1} seconds."
+    headers = {"Retry-After": str(int(exc.wait) + 1)} if isinstance(exc, drf.Throttled) and exc.wait else {}
+    body = envelope(request_id=request_id_of(request), status=status, error_tag=tag, error_message=message)
+    return Response(body, status=status, headers=headers)
+
+
+class RequestIdMiddleware:
+    """Gives every request an id: the envelope's ``request`` and ``traceId``, the audit row's, the logs'."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = new_request_id()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = _current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current_request_id.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class ApiErrorMiddleware:
+    """Under /api/: an unexpected exception is a 500 envelope (never a page or a trace), and any
+    response that Django itself produced (404 of an unknown route, 400 of a too-large body) is
+    rewritten as an envelope with the same status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIX) or _is_envelope(response):
+            return response
+        tag, message = _TAG_FOR_STATUS.get(response.status_code, ("Error", "The request failed."))
+        if response.status_code >= 500:
+            tag, message = "InternalError", f"Something went wrong on our side. Quote trace id {request_id_of(request)} to support."
+        body = envelope(request_id=request_id_of(request), status=response.status_code, error_tag=tag, error_message=message)
+        if response.status_code < 400:
+            return response
+        return JsonResponse(body, status=response.status_code)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(API_PREFIX):
+            return None
+        logger.exception("Unhandled error in %s %s", request.method, request.path)
+        error = StsError()
+        return JsonResponse(error_body(request, error), status=500)
+
+
+def _is_envelope(response: HttpResponse) -> bool:
+    if not response.get("Content-Type", "").startswith("application/json"):
+        return False
+    if getattr(response, "streaming", False):
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "traceId" in body
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True
