@@ -17,11 +17,8 @@ POSTGRESQL = [
        BEGIN RAISE EXCEPTION 'audit events are immutable'; END $$""",
     """CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_auditevent
        FOR EACH ROW EXECUTE FUNCTION audit_event_immutable()""",
-    """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_auditevent
-       FOR EACH STATEMENT EXECUTE FUNCTION audit_event_immutable()""",
 ]
 POSTGRESQL_REVERSE = [
-    "DROP TRIGGER audit_event_no_truncate ON audit_auditevent",
     "DROP TRIGGER audit_event_no_change ON audit_auditevent",
     "DROP FUNCTION audit_event_immutable()",
 ]

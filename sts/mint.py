@@ -1,0 +1,403 @@
+"""Minting: turns a verified run identity and a list of sources into installation tokens.
+
+Each requested source is decided on its own and ends in exactly one place: a token, or `excluded`
+with one reason. GitHub is the slow, rate-limited part: installations come from our records, policy
+files from a revalidated cache, and a warm mint makes one GitHub call per token it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from sts.errors import InvalidMintRequest, StsError, StsNotEntitled
+from sts.github import (
+    MAX_REPOSITORIES_PER_TOKEN,
+    GitHubApp,
+    GitHubError,
+    GitHubInstallationSuspended,
+    GitHubUnprocessable,
+    InstallationToken,
+)
+from sts.models import MintedToken, StsSession, token_fingerprint
+from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy
+from sts.policy_store import policy_file_read
+from workspaces.models import GitHubInstallation, InstallationRepository, Workspace
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_POLICY_NAME = "default"
+POLICY_READ_CONCURRENCY = 8
+# GitHub's own rules for names: an owner is 1-39 alphanumerics or hyphens; a repository name is
+# up to 100 characters of alphanumerics, '.', '-' and '_' (and never '.' or '..').
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+
+
+class Reason:
+    """`excluded[].reason`: the first five are the wire contract's; the rest are ours (the client logs any)."""
+
+    NOT_INSTALLED = "not_installed_in_workspace"
+    SUSPENDED = "installation_suspended"
+    NO_POLICY = "no_trust_policy"
+    POLICY_INVALID = "trust_policy_invalid"
+    POLICY_DENIED = "trust_policy_denied"
+    INVALID_NAME = "invalid_source_name"
+    PERMISSIONS_NOT_INSTALLED = "permissions_not_granted_to_installation"
+
+
+@dataclass
+class _Source:
+    """One requested repository on its way through the decision steps."""
+
+    requested: str
+    full_name: str = ""
+    installation: GitHubInstallation | None = None
+    permissions: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def exclude(self, reason: str, **detail: Any) -> None:
+        self.reason = reason
+        self.detail = detail
+
+    @property
+    def open(self) -> bool:
+        return self.reason is None
+
+    def decision(self) -> dict[str, Any]:
+        name = self.full_name or self.requested
+        if self.reason is None:
+            return {"repo": name, "decision": "granted", "permissions": self.permissions, **self.detail}
+        return {"repo": name, "decision": "excluded", "reason": self.reason, **self.detail}
+
+
+@dataclass
+class MintResult:
+    tokens: list[dict[str, Any]]
+    excluded: list[dict[str, str | None]]
+
+    def as_data(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "excluded": self.excluded}
+
+
+def token_mint(
+    *, session: StsSession, sources: list[str] | None, policy_name: str | None, request_id: str
+) -> MintResult:
+    workspace = session.workspace
+    policy_name = DEFAULT_POLICY_NAME if policy_name is None else policy_name
+    sources = sources or None  # an empty list asks for the same as no list: every admitted repository
+    try:
+        _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
+    except StsError as error:
+        _audit_refusal(session=session, request_id=request_id, error=error, policy_name=policy_name)
+        raise
+
+    app = GitHubApp.from_settings()
+    candidates = _resolve(workspace=workspace, app=app, sources=sources)
+    _apply_policies(
+        app=app, workspace=workspace, candidates=candidates, policy_name=policy_name, identity=session.identity
+    )
+    minted = _mint_tokens(app=app, candidates=candidates)
+    try:
+        return _record(
+            session=session,
+            request_id=request_id,
+            policy_name=policy_name,
+            sources=sources,
+            candidates=candidates,
+            minted=minted,
+        )
+    except BaseException:
+        # Nothing handed out may outlive a request we could not record.
+        for token, _ in minted:
+            _revoke_quietly(app, token)
+        raise
+
+
+def _check_request(*, workspace: Workspace, sources: list[str] | None, policy_name: str) -> None:
+    refusal = workspace.sts_refusal()
+    if refusal is not None:
+        raise StsNotEntitled(refusal)
+    if not is_valid_policy_name(policy_name):
+        raise InvalidMintRequest(
+            "policyName must be one path segment of letters, digits, '-' and '_' (at most 64 characters).",
+            context={"field": "policyName"},
+        )
+    if sources is not None and len(sources) > settings.STS_MAX_SOURCES:
+        raise InvalidMintRequest(
+            f"Ask for at most {settings.STS_MAX_SOURCES} sources in one request.", context={"field": "sources"}
+        )
+
+
+def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None) -> list[_Source]:
+    """Names checked and de-duplicated, then each matched to an installation of the workspace."""
+    installations = list(workspace.installations.all())
+    rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
+    if sources is None:
+        candidates = [
+            _Source(requested=row.full_name, full_name=row.full_name, installation=row.installation)
+            for row in rows.order_by("full_name_key")
+        ]
+    else:
+        candidates = _requested(sources)
+        names = [candidate.full_name.lower() for candidate in candidates if candidate.open]
+        known = {row.full_name_key: row for row in rows.filter(full_name_key__in=names)}
+        for candidate in candidates:
+            if candidate.open:
+                _match_installation(candidate, known=known, installations=installations, app=app)
+    for candidate in candidates:
+        if candidate.open and candidate.installation is not None and candidate.installation.is_suspended:
+            candidate.exclude(Reason.SUSPENDED)
+    return candidates
+
+
+def _requested(sources: list[str]) -> list[_Source]:
+    candidates: list[_Source] = []
+    seen: set[str] = set()
+    for requested in sources:
+        if not _SOURCE_NAME.fullmatch(requested) or requested.split("/")[1] in {".", ".."}:
+            candidate = _Source(requested=requested[:200])
+            candidate.exclude(Reason.INVALID_NAME)
+            candidates.append(candidate)
+        elif requested.lower() not in seen:  # GitHub compares names without regard to case
+            seen.add(requested.lower())
+            candidates.append(_Source(requested=requested, full_name=requested))
+    return candidates
+
+
+def _match_installation(
+    candidate: _Source,
+    *,
+    known: dict[str, InstallationRepository],
+    installations: list[GitHubInstallation],
+    app: GitHubApp,
+) -> None:
+    row = known.get(candidate.full_name.lower())
+    if row is not None:
+        candidate.full_name, candidate.installation = row.full_name, row.installation
+        return
+    owner = candidate.full_name.split("/")[0].lower()
+    # Our records can lag behind GitHub, so a repository of one of the workspace's own accounts is
+    # looked up before it is refused. Another organization's repositories are never asked about.
+    if not any(installation.account_login.lower() == owner for installation in installations):
+        candidate.exclude(Reason.NOT_INSTALLED)
+        return
+    try:
+        found = app.installation_for_repository(candidate.full_name)
+    except GitHubError as error:
+        candidate.exclude(error.reason)
+        return
+    candidate.installation = next((i for i in installations if found and i.github_id == found.id), None)
+    if candidate.installation is None:
+        candidate.exclude(Reason.NOT_INSTALLED)
+
+
+def _apply_policies(
+    *, app: GitHubApp, workspace: Workspace, candidates: list[_Source], policy_name: str, identity: dict[str, Any]
+) -> None:
+    open_candidates = [candidate for candidate in candidates if candidate.open]
+
+    def read(candidate: _Source) -> bytes | None | GitHubError:
+        assert candidate.installation is not None
+        try:
+            return policy_file_read(
+                app=app,
+                installation_id=candidate.installation.github_id,
+                full_name=candidate.full_name,
+                policy_name=policy_name,
+            ).content
+        except GitHubError as error:
+            return error
+
+    # Policies of a cold mint are fetched side by side; the threads touch GitHub and the cache only.
+    with ThreadPoolExecutor(max_workers=POLICY_READ_CONCURRENCY) as pool:
+        files = list(pool.map(read, open_candidates))
+
+    for candidate, content in zip(open_candidates, files, strict=True):
+        if isinstance(content, GitHubInstallationSuspended) and candidate.installation is not None:
+            _mark_suspended(candidate.installation.github_id)
+        if isinstance(content, GitHubError):
+            candidate.exclude(content.reason)
+        elif content is None:
+            candidate.exclude(Reason.NO_POLICY)
+        else:
+            _decide(candidate, content=content, workspace=workspace, policy_name=policy_name, identity=identity)
+
+
+def _decide(
+    candidate: _Source, *, content: bytes, workspace: Workspace, policy_name: str, identity: dict[str, Any]
+) -> None:
+    assert candidate.installation is not None
+    try:
+        policy = parse_policy(content, name=policy_name, allow_write=workspace.allow_write_tokens)
+    except PolicyInvalid as invalid:
+        candidate.exclude(Reason.POLICY_INVALID, problems=[problem.as_dict() for problem in invalid.problems[:20]])
+        return
+    decision = policy.evaluate(identity)
+    if not decision.allowed:
+        candidate.exclude(Reason.POLICY_DENIED, explanation=decision.as_dict())
+        return
+    granted = candidate.installation.permissions
+    missing = {name: level for name, level in decision.permissions.items() if not _covers(granted.get(name), level)}
+    if missing:
+        candidate.exclude(Reason.PERMISSIONS_NOT_INSTALLED, missing=missing)
+        return
+    candidate.permissions = dict(decision.permissions)
+    candidate.detail = {"rule": decision.rule_index}
+
+
+def _covers(installed: str | None, wanted: str) -> bool:
+    return installed == "write" or (installed == "read" and wanted == "read")
+
+
+def _mint_tokens(*, app: GitHubApp, candidates: list[_Source]) -> list[tuple[InstallationToken, list[_Source]]]:
+    """One token per (installation, permission set), scoped to exactly its repositories."""
+    groups: dict[tuple[int, tuple[tuple[str, str], ...]], list[_Source]] = defaultdict(list)
+    for candidate in candidates:
+        if candidate.open:
+            assert candidate.installation is not None
+            groups[(candidate.installation.github_id, tuple(sorted(candidate.permissions.items())))].append(candidate)
+
+    minted: list[tuple[InstallationToken, list[_Source]]] = []
+    for (installation_id, permissions), members in groups.items():
+        for chunk in _chunks(members, MAX_REPOSITORIES_PER_TOKEN):
+            try:
+                token = app.create_installation_token(
+                    installation_id,
+                    repositories=[member.full_name.split("/", 1)[1] for member in chunk],
+                    permissions=dict(permissions),
+                )
+            except GitHubInstallationSuspended:
+                _mark_suspended(installation_id)
+                for member in chunk:
+                    member.exclude(Reason.SUSPENDED)
+            except GitHubUnprocessable as error:
+                reason = Reason.PERMISSIONS_NOT_INSTALLED if "permissions" in str(error) else Reason.NOT_INSTALLED
+                for member in chunk:
+                    member.exclude(reason)
+            except GitHubError as error:
+                for member in chunk:
+                    member.exclude(error.reason)
+            else:
+                minted.append((token, chunk))
+    return minted
+
+
+def _chunks(items: list[_Source], size: int) -> Iterable[list[_Source]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _mark_suspended(installation_id: int) -> None:
+    # GitHub knows before our records do (the webhook may still be on its way).
+    GitHubInstallation.objects.filter(github_id=installation_id, suspended_at__isnull=True).update(
+        suspended_at=timezone.now()
+    )
+
+
+def _record(
+    *,
+    session: StsSession,
+    request_id: str,
+    policy_name: str,
+    sources: list[str] | None,
+    candidates: list[_Source],
+    minted: list[tuple[InstallationToken, list[_Source]]],
+) -> MintResult:
+    tokens: list[dict[str, Any]] = []
+    audit_tokens: list[dict[str, Any]] = []
+    with transaction.atomic():
+        for token, members in minted:
+            assert members[0].installation is not None
+            installation = members[0].installation
+            _remember_repositories(installation, token)
+            repositories = [member.full_name for member in members]
+            fingerprint = token_fingerprint(token.token)
+            MintedToken.objects.create(
+                fingerprint=fingerprint,
+                session=session,
+                workspace=session.workspace,
+                installation_github_id=installation.github_id,
+                repositories=repositories,
+                permissions=token.permissions,
+                request_id=request_id,
+                expires_at=token.expires_at_datetime,
+            )
+            tokens.append(
+                {
+                    "host": settings.GITHUB_HOST,
+                    "owner": installation.account_login,
+                    "token": token.token,
+                    "expiresAt": token.expires_at,
+                    "repositories": repositories,
+                    "permissions": token.permissions,
+                }
+            )
+            audit_tokens.append(
+                {
+                    "fingerprint": fingerprint,
+                    "installation_id": installation.github_id,
+                    "owner": installation.account_login,
+                    "repositories": repositories,
+                    "permissions": token.permissions,
+                    "expires_at": token.expires_at,
+                }
+            )
+        excluded = [
+            {"repo": candidate.full_name or candidate.requested, "reason": candidate.reason}
+            for candidate in candidates
+            if candidate.reason is not None and (sources is not None or candidate.reason != Reason.NO_POLICY)
+        ]
+        audit_record(
+            action=AuditEvent.Action.STS_MINT,
+            outcome=AuditEvent.Outcome.ALLOWED if tokens else AuditEvent.Outcome.DENIED,
+            request_id=request_id,
+            workspace_public_id=session.workspace.public_id,
+            identity=session.identity,
+            detail={
+                "session": session.jti,
+                "policy_name": policy_name,
+                "requested": sources if sources is not None else "all",
+                "decisions": [candidate.decision() for candidate in candidates],
+                "tokens": audit_tokens,
+            },
+        )
+    return MintResult(tokens=tokens, excluded=excluded)
+
+
+def _remember_repositories(installation: GitHubInstallation, token: InstallationToken) -> None:
+    """Repositories found at GitHub that our records lacked are recorded from the token's own answer."""
+    for repository in token.repositories:
+        InstallationRepository.objects.get_or_create(
+            installation=installation, github_id=repository.id, defaults={"full_name": repository.full_name}
+        )
+
+
+def _audit_refusal(*, session: StsSession, request_id: str, error: StsError, policy_name: str) -> None:
+    audit_record(
+        action=AuditEvent.Action.STS_MINT,
+        outcome=AuditEvent.Outcome.DENIED,
+        request_id=request_id,
+        workspace_public_id=session.workspace.public_id,
+        identity=session.identity,
+        error_tag=error.tag,
+        detail={"session": session.jti, "policy_name": policy_name[:100], "reason": error.message},
+    )
+
+
+def _revoke_quietly(app: GitHubApp, token: InstallationToken) -> None:
+    try:
+        app.revoke_installation_token(token.token)
+    except GitHubError:
+        logger.warning("Could not revoke an unrecorded token (fingerprint %s).", token_fingerprint(token.token))
