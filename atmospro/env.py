@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+# The audit log's immutability triggers exist for these two (audit/migrations/0002).
+_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
 
 
 class ConfigError(ImproperlyConfigured):
@@ -85,6 +90,20 @@ class Environment:
     def secrets(self, name: str) -> list[str]:
         value = self.secret(name)
         return [] if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+    def database_url(self, name: str, default: str) -> dict[str, Any]:
+        """Django's DATABASES entry from a PostgreSQL or SQLite URL. The error never repeats the URL,
+        which may hold a password."""
+        with warnings.catch_warnings():
+            # django-environ warns about an unknown scheme by printing the parsed URL, password included.
+            warnings.simplefilter("ignore")
+            try:
+                config: dict[str, Any] = environ.Env.db_url_config(self.string(name, default))
+            except Exception:  # django-environ raises several kinds for one cause: a bad URL
+                config = {}
+        if config.get("ENGINE") not in _DATABASE_ENGINES:
+            raise ConfigError(f"{name} must be a postgres:// or sqlite:/// URL, e.g. postgres://user@host:5432/name.")
+        return config
 
     def url(self, name: str, default: str) -> str:
         return checked_url(name, self.string(name, default))

@@ -72,16 +72,14 @@ TEMPLATES = [
     },
 ]
 
-try:
-    DATABASES = {"default": environ.Env.db_url_config(env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"))}
-except Exception as error:  # django-environ raises several kinds for one cause: a bad URL
-    raise ConfigError(f"DATABASE_URL does not parse: {error}") from None
+DATABASES = {"default": env.database_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60 if not DEBUG else 0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several gunicorn workers share one SQLite file: wait for the write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # the API takes small JSON bodies; larger ones are refused early
 
 # The default cache must be shared by every worker process of one machine (JWKS, policy files,
 # throttles): a file cache, not a per-process memory cache.

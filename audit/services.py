@@ -13,7 +13,9 @@ logger = logging.getLogger(__name__)
 
 # GitHub token prefixes (https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/)
 # and compact JWTs. A value of this shape in an audit row is a bug; it is redacted, and the bug is logged.
-_SECRET_SHAPES = re.compile(r"(gh[pousr]_[A-Za-z0-9_.]{16,}|github_pat_[A-Za-z0-9_]{16,}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*)")
+_SECRET_SHAPES = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9_.]{16,}|github_pat_[A-Za-z0-9_]{16,}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*)"
+)
 REDACTED = "[redacted]"
 
 IDENTITY_COLUMNS = ("repository", "ref", "actor", "workflow", "run_id")

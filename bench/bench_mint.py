@@ -1,7 +1,7 @@
 """Mint latency, throughput and GitHub calls per mint, against the in-process GitHub simulator.
 
     .venv/bin/python bench/bench_mint.py                     # SQLite (a fresh file)
-    .venv/bin/python bench/bench_mint.py --postgres          # PostgreSQL at 127.0.0.1 (database atmospro_bench, recreated)
+    .venv/bin/python bench/bench_mint.py --postgres   # PostgreSQL at 127.0.0.1 (database atmospro_bench, recreated)
 
 Requests go through Django's full stack (middleware, DRF view, service, database, audit) with the
 test client, in one process; GitHub is the simulator on loopback HTTP. "cold" clears the policy cache
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from githubsim import GitHubSimulator  # noqa: E402
+from githubsim import GitHubSimulator
 
 POLICY = """apiVersion: atmos-pro.com/v1alpha1
 kind: TrustPolicy
@@ -40,7 +40,7 @@ def configure(sim: GitHubSimulator, postgres: bool, var_dir: str) -> None:
         DJANGO_SETTINGS_MODULE="atmospro.settings",
         DEBUG="True",
         VAR_DIR=var_dir,
-        CACHE_URL="locmem://",
+        CACHE_URL="locmemcache://",
         GITHUB_API_URL=sim.api_url,
         STS_OIDC_ISSUERS=sim.issuer,
         GITHUB_APP_ID=str(sim.app_id),
@@ -87,17 +87,31 @@ def main() -> None:
     workspace = Workspace.objects.create(name="Bench", plan=Plan.objects.get(slug="pro"))
     installation_id = sim.add_installation("acme")
     installation = GitHubInstallation.objects.create(
-        github_id=installation_id, workspace=workspace, account_login="acme", account_id=1, account_type="Organization",
-        repository_selection="selected", permissions={"contents": "read", "metadata": "read"},
+        github_id=installation_id,
+        workspace=workspace,
+        account_login="acme",
+        account_id=1,
+        account_type="Organization",
+        repository_selection="selected",
+        permissions={"contents": "read", "metadata": "read"},
     )
     sources = []
     for index in range(20):
         name = f"acme/module-{index:02d}"
-        repo_id = sim.add_repository(name, installation_id=installation_id, files={".atmos/pro/sts/default.yaml": POLICY})
+        repo_id = sim.add_repository(
+            name, installation_id=installation_id, files={".atmos/pro/sts/default.yaml": POLICY}
+        )
         InstallationRepository.objects.create(installation=installation, github_id=repo_id, full_name=name)
         sources.append(name)
-    identity = {"repository": "acme/app", "repository_owner": "acme", "ref": "refs/heads/main", "sub": "repo:acme/app:ref:refs/heads/main",
-                "actor": "bench", "workflow": "bench", "run_id": "1"}
+    identity = {
+        "repository": "acme/app",
+        "repository_owner": "acme",
+        "ref": "refs/heads/main",
+        "sub": "repo:acme/app:ref:refs/heads/main",
+        "actor": "bench",
+        "workflow": "bench",
+        "run_id": "1",
+    }
     session, _ = session_issue(workspace=workspace, identity=identity, request_id="bench")
     client = Client()
 
@@ -106,8 +120,12 @@ def main() -> None:
             cache.clear()
             github_memory_clear()
         started = time.perf_counter()
-        response = client.post("/api/v1/sts", data={"sources": sources[:count]}, content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Bearer {session}")
+        response = client.post(
+            "/api/v1/sts",
+            data={"sources": sources[:count]},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {session}",
+        )
         elapsed = time.perf_counter() - started
         body = response.json()
         assert body["success"] and len(body["data"]["tokens"]) == 1, body

@@ -9,7 +9,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -51,7 +52,12 @@ def envelope(
     error_message: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"request": request_id, "status": status, "success": error_tag is None, "traceId": request_id}
+    body: dict[str, Any] = {
+        "request": request_id,
+        "status": status,
+        "success": error_tag is None,
+        "traceId": request_id,
+    }
     if error_tag is not None:
         body["errorTag"] = error_tag
         body["errorMessage"] = error_message or ""
@@ -92,13 +98,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     status = exc.status_code
     tag, message = _TAG_FOR_STATUS.get(status, ("Error", "The request failed."))
+    headers: dict[str, str] = {}
     if isinstance(exc, drf.ParseError):
         message = "The request body is not valid JSON."
     elif isinstance(exc, drf.MethodNotAllowed):
         message = f"This route does not accept {request.method}."
-    elif isinstance(exc, drf.Throttled) and exc.wait is not None:
-        message = f"Too many requests; retry in {int(exc.wait) + 1} seconds."
-    headers = {"Retry-After": str(int(exc.wait) + 1)} if isinstance(exc, drf.Throttled) and exc.wait else {}
+    elif isinstance(exc, drf.Throttled) and getattr(exc, "wait", None) is not None:
+        retry_after = int(exc.wait) + 1  # type: ignore[attr-defined]  # set by DRF, absent from its stubs
+        message = f"Too many requests; retry in {retry_after} seconds."
+        headers["Retry-After"] = str(retry_after)
     body = envelope(request_id=request_id_of(request), status=status, error_tag=tag, error_message=message)
     return Response(body, status=status, headers=headers)
 
@@ -131,22 +139,26 @@ class ApiErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if not request.path.startswith(API_PREFIX) or _is_envelope(response):
+        if not request.path.startswith(API_PREFIX) or response.status_code < 400 or _is_envelope(response):
             return response
-        tag, message = _TAG_FOR_STATUS.get(response.status_code, ("Error", "The request failed."))
         if response.status_code >= 500:
-            tag, message = "InternalError", f"Something went wrong on our side. Quote trace id {request_id_of(request)} to support."
-        body = envelope(request_id=request_id_of(request), status=response.status_code, error_tag=tag, error_message=message)
-        if response.status_code < 400:
-            return response
+            return JsonResponse(error_body(request, StsError()), status=response.status_code)
+        tag, message = _TAG_FOR_STATUS.get(response.status_code, ("Error", "The request failed."))
+        body = envelope(
+            request_id=request_id_of(request), status=response.status_code, error_tag=tag, error_message=message
+        )
         return JsonResponse(body, status=response.status_code)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(API_PREFIX) or isinstance(exception, _DJANGO_CLIENT_ERRORS):
+            # Django answers these with their 4xx; __call__ then wraps that answer in the envelope.
             return None
         logger.exception("Unhandled error in %s %s", request.method, request.path)
         error = StsError()
         return JsonResponse(error_body(request, error), status=500)
+
+
+_DJANGO_CLIENT_ERRORS = (Http404, PermissionDenied, SuspiciousOperation, BadRequest)
 
 
 def _is_envelope(response: HttpResponse) -> bool:

@@ -8,6 +8,7 @@ https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
@@ -19,6 +20,8 @@ from urllib.parse import quote
 
 import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
 from sts.outbound import http_request
@@ -148,6 +151,16 @@ class _RateLimitMemory:
 
 
 _rate_limits = _RateLimitMemory()
+_app_jwts: dict[tuple[str, str], tuple[str, float]] = {}
+_app_jwts_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _private_key(pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):  # settings check this at start; a test may not have
+        raise GitHubAuthenticationFailed("GITHUB_APP_PRIVATE_KEY must be an RSA private key.")
+    return key
 
 
 class _ReaderTokens:
@@ -206,11 +219,25 @@ class GitHubApp:
     # --- App-authenticated calls ---
 
     def app_jwt(self) -> str:
-        """https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app"""
-        now = int(time.time())
-        # iat is backdated 60 s against clock drift; exp stays well inside GitHub's 10-minute bound.
-        claims = {"iat": now - 60, "exp": now + 540, "iss": self.app_id}
-        return jwt.encode(claims, self._private_key_pem, algorithm="RS256")
+        """https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
+
+        Reused until a minute before it expires: signing is cheap once the key is loaded, but
+        loading a PEM (with its consistency checks) costs tens of milliseconds."""
+        key = (self.app_id, self._private_key_pem)
+        with _app_jwts_lock:
+            cached = _app_jwts.get(key)
+            if cached is not None and cached[1] - time.time() > 60:
+                return cached[0]
+            now = int(time.time())
+            # iat is backdated 60 s against clock drift; exp stays well inside GitHub's 10-minute bound.
+            expires = now + 540
+            token = jwt.encode(
+                {"iat": now - 60, "exp": expires, "iss": self.app_id},
+                _private_key(self._private_key_pem),
+                algorithm="RS256",
+            )
+            _app_jwts[key] = (token, float(expires))
+            return token
 
     def installation_for_repository(self, full_name: str) -> Installation | None:
         response = self._call(
@@ -416,6 +443,8 @@ def _error_for(response: requests.Response, method: str, path: str) -> GitHubErr
 
 
 def github_memory_clear() -> None:
-    """Forget reader tokens and rate-limit waits (after a key rotation, and between tests)."""
+    """Forget reader tokens, App JWTs and rate-limit waits (after a key rotation, and between tests)."""
     reader_tokens.clear()
     _rate_limits.clear()
+    with _app_jwts_lock:
+        _app_jwts.clear()

@@ -31,7 +31,7 @@ from sts.github import (
     InstallationToken,
 )
 from sts.models import MintedToken, StsSession, token_fingerprint
-from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy
+from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy_bytes
 from sts.policy_store import policy_file_read
 from workspaces.models import GitHubInstallation, InstallationRepository, Workspace
 
@@ -85,7 +85,7 @@ class _Source:
 @dataclass
 class MintResult:
     tokens: list[dict[str, Any]]
-    excluded: list[dict[str, str | None]]
+    excluded: list[dict[str, str]]
 
     def as_data(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "excluded": self.excluded}
@@ -240,7 +240,7 @@ def _decide(
 ) -> None:
     assert candidate.installation is not None
     try:
-        policy = parse_policy(content, name=policy_name, allow_write=workspace.allow_write_tokens)
+        policy = parse_policy_bytes(content, name=policy_name, allow_write=workspace.allow_write_tokens)
     except PolicyInvalid as invalid:
         candidate.exclude(Reason.POLICY_INVALID, problems=[problem.as_dict() for problem in invalid.problems[:20]])
         return
@@ -357,6 +357,7 @@ def _record(
         excluded = [
             {"repo": candidate.full_name or candidate.requested, "reason": candidate.reason}
             for candidate in candidates
+            # Without sources, a repository that never opted in is not listed back to the caller.
             if candidate.reason is not None and (sources is not None or candidate.reason != Reason.NO_POLICY)
         ]
         audit_record(

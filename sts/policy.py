@@ -963,6 +963,13 @@ def parse_policy(source: bytes | str, *, name: str, allow_write: bool) -> TrustP
     return policy
 
 
+@functools.lru_cache(maxsize=512)
+def parse_policy_bytes(source: bytes, *, name: str, allow_write: bool) -> TrustPolicy:
+    """`parse_policy` remembered by content: the mint sees the same few files again and again, and a
+    policy is immutable once parsed. Invalid files are not remembered (an exception is not cached)."""
+    return parse_policy(source, name=name, allow_write=allow_write)
+
+
 # --- the JSON Schema ------------------------------------------------------------------------
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +12,22 @@ from django.db import connection
 from sts.github import github_memory_clear
 
 pytest_plugins = ["githubsim.pytest_plugin"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test database in a file, not Django's default in-memory SQLite for tests.
+
+    The concurrency test needs many connections writing at once. In-memory SQLite shares one cache
+    between them and answers SQLITE_LOCKED ("database table is locked") at once, without waiting for
+    the busy timeout, where a file database (as in production) waits for the write lock.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database.get("TEST", {}).get("NAME"):
+        directory = tempfile.mkdtemp(prefix="atmospro-test-db-")
+        config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+        database.setdefault("TEST", {})["NAME"] = f"{directory}/test.sqlite3"
 
 
 @pytest.fixture(autouse=True)

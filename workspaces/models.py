@@ -8,6 +8,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+# The plans a new database starts with: billing admins change them in the admin afterwards.
+DEFAULT_PLANS = ({"slug": "free", "name": "Free", "sts": False}, {"slug": "pro", "name": "Pro", "sts": True})
+
+
+def default_plans_create(plan_model: type[models.Model]) -> None:
+    """Creates the default plans where there is no plan at all (a new or a flushed database); never
+    touches plans that exist, so an admin's changes survive every deploy."""
+    if not plan_model._default_manager.exists():
+        for plan in DEFAULT_PLANS:
+            plan_model._default_manager.create(**plan)
+
 
 def new_workspace_id() -> str:
     return "ws_" + secrets.token_hex(12)

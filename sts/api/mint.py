@@ -6,45 +6,36 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from sts.api.parsing import BoundedJSONParser, StrictCharField
 from sts.envelope import request_id_of, success_response
 from sts.errors import InvalidMintRequest, InvalidSession, StsError
 from sts.mint import token_mint
 from sts.models import StsSession
 from sts.revocation import token_revoke
 from sts.sessions import session_verify
-
-
-class StrictStringField(serializers.CharField):
-    """A JSON string, not a number or a boolean that DRF would turn into one."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+from sts.throttles import MintThrottle
 
 
 class MintInputSerializer(serializers.Serializer):
     sources = serializers.ListField(
-        child=StrictStringField(max_length=300, allow_blank=True, trim_whitespace=False),
+        child=StrictCharField(max_length=300, allow_blank=True, trim_whitespace=False),
         required=False,
         allow_null=True,
     )
-    policyName = StrictStringField(
+    policyName = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=200, trim_whitespace=False
     )
 
 
 class RevokeInputSerializer(serializers.Serializer):
-    token = StrictStringField(write_only=True, max_length=4096, trim_whitespace=False)
+    token = StrictCharField(write_only=True, max_length=4096, trim_whitespace=False)
 
 
 def actions_session(request: Request, *, action: str) -> StsSession:
@@ -88,12 +79,11 @@ def _first(problems: Any) -> str:
 
 
 class _SessionView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     authentication_classes: list[type] = []
     permission_classes: list[type] = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "mint"
+    throttle_classes = [MintThrottle]
 
 
 class MintView(_SessionView):

@@ -44,8 +44,7 @@ def policy(*match_lines: str, permissions: str = "", name: str = "default") -> s
         "kind: TrustPolicy\n"
         f"metadata:\n  name: {name}\n"
         "spec:\n  rules:\n    - match:\n"
-        f"{match}\n"
-        + (f"      permissions:\n{permissions}" if permissions else "")
+        f"{match}\n" + (f"      permissions:\n{permissions}" if permissions else "")
     )
 
 
@@ -71,7 +70,12 @@ class World:
         )
 
     def repository(
-        self, full_name: str, installation: GitHubInstallation, *, files: dict[str, str] | None = None, recorded: bool = True
+        self,
+        full_name: str,
+        installation: GitHubInstallation,
+        *,
+        files: dict[str, str] | None = None,
+        recorded: bool = True,
     ) -> int:
         github_id = self.sim.add_repository(full_name, installation_id=installation.github_id, files=files or {})
         if recorded:
@@ -104,7 +108,9 @@ def session_for(world: World) -> Callable[..., str]:
 
 def mint(client: Any, session: str | None, body: Any = None, **extra: Any) -> Any:
     headers = {"HTTP_AUTHORIZATION": f"Bearer {session}"} if session else {}
-    return client.post("/api/v1/sts", data=body if body is not None else {}, content_type="application/json", **headers, **extra)
+    return client.post(
+        "/api/v1/sts", data=body if body is not None else {}, content_type="application/json", **headers, **extra
+    )
 
 
 def latest_session() -> StsSession:

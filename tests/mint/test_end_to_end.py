@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def clone(url: str, into, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "clone", "--quiet", url, str(into)], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["git", "clone", "--quiet", url, str(into)], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_cli_flow_clones_what_the_token_covers_and_nothing_else(live_server, github_sim, git_env, tmp_path):
@@ -25,16 +27,26 @@ def test_the_cli_flow_clones_what_the_token_covers_and_nothing_else(live_server,
     installation_id = sim.add_installation("acme")
     workspace = Workspace.objects.create(name="Acme", plan=Plan.objects.get(slug="pro"))
     installation = GitHubInstallation.objects.create(
-        github_id=installation_id, workspace=workspace, account_login="acme", account_id=501,
-        account_type="Organization", repository_selection="selected", permissions={"contents": "read", "metadata": "read"},
+        github_id=installation_id,
+        workspace=workspace,
+        account_login="acme",
+        account_id=501,
+        account_type="Organization",
+        repository_selection="selected",
+        permissions={"contents": "read", "metadata": "read"},
     )
     app_id = sim.add_repository("acme/app", installation_id=installation_id)
     modules_id = sim.add_repository(
-        "acme/terraform-modules", installation_id=installation_id,
+        "acme/terraform-modules",
+        installation_id=installation_id,
         files={".atmos/pro/sts/default.yaml": ADMITS_ACME_APP, "vpc/main.tf": "# vpc module\n"},
     )
     private_id = sim.add_repository("acme/private-other", installation_id=installation_id, files={"secret.txt": "no"})
-    for github_id, name in [(app_id, "acme/app"), (modules_id, "acme/terraform-modules"), (private_id, "acme/private-other")]:
+    for github_id, name in [
+        (app_id, "acme/app"),
+        (modules_id, "acme/terraform-modules"),
+        (private_id, "acme/private-other"),
+    ]:
         InstallationRepository.objects.create(installation=installation, github_id=github_id, full_name=name)
 
     oidc = sim.actions_token(repository="acme/app", repository_id=str(app_id), repository_owner_id="501")

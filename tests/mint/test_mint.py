@@ -66,7 +66,9 @@ def test_each_exclusion_reason(client, world, session_for, setup, reason):
     source = "acme/modules"
     if setup == "other_org":
         other = world.sim.add_installation("globex")
-        world.sim.add_repository("globex/modules", installation_id=other, files={".atmos/pro/sts/default.yaml": ADMITS_ACME_APP})
+        world.sim.add_repository(
+            "globex/modules", installation_id=other, files={".atmos/pro/sts/default.yaml": ADMITS_ACME_APP}
+        )
         source = "globex/modules"
     elif setup == "suspended":
         world.source(source, acme, ADMITS_ACME_APP)
@@ -92,7 +94,9 @@ def test_each_exclusion_reason(client, world, session_for, setup, reason):
 def test_another_organization_is_never_asked_about(client, world, session_for):
     world.installation("acme")
     other = world.sim.add_installation("globex")
-    world.sim.add_repository("globex/secrets", installation_id=other, files={".atmos/pro/sts/default.yaml": ADMITS_ACME_APP})
+    world.sim.add_repository(
+        "globex/secrets", installation_id=other, files={".atmos/pro/sts/default.yaml": ADMITS_ACME_APP}
+    )
 
     result = data(mint(client, session_for(), {"sources": ["globex/secrets"]}))
 
@@ -131,7 +135,10 @@ def test_several_owners_get_one_token_each(client, world, session_for):
 
     result = data(mint(client, session_for(), {"sources": ["acme/a", "initech/b"]}))
 
-    assert {(t["owner"], tuple(t["repositories"])) for t in result["tokens"]} == {("acme", ("acme/a",)), ("initech", ("initech/b",))}
+    assert {(t["owner"], tuple(t["repositories"])) for t in result["tokens"]} == {
+        ("acme", ("acme/a",)),
+        ("initech", ("initech/b",)),
+    }
 
 
 def test_duplicates_collapse_and_names_compare_without_case(client, world, session_for):
@@ -215,8 +222,13 @@ def test_a_repository_github_places_in_an_installation_of_no_workspace_of_ours_i
     reinstalled = world.sim.add_installation("acme")
     world.sim.add_repository("acme/elsewhere", installation_id=reinstalled)
     GitHubInstallation.objects.create(
-        github_id=reinstalled + 1000, workspace=world.workspace, account_login="acme", account_id=1,
-        account_type="Organization", repository_selection="selected", permissions={"contents": "read"},
+        github_id=reinstalled + 1000,
+        workspace=world.workspace,
+        account_login="acme",
+        account_id=1,
+        account_type="Organization",
+        repository_selection="selected",
+        permissions={"contents": "read"},
     )
 
     result = data(mint(client, session_for(), {"sources": ["acme/elsewhere"]}))
@@ -275,7 +287,10 @@ def test_different_permission_sets_get_different_tokens(client, world, session_f
 
     tokens = data(mint(client, session_for(), {"sources": ["acme/a", "acme/b"]}))["tokens"]
 
-    assert sorted((t["repositories"][0], "issues" in t["permissions"]) for t in tokens) == [("acme/a", False), ("acme/b", True)]
+    assert sorted((t["repositories"][0], "issues" in t["permissions"]) for t in tokens) == [
+        ("acme/a", False),
+        ("acme/b", True),
+    ]
 
 
 def test_the_policy_decides_on_the_verified_identity_only(client, world, session_for):
@@ -311,7 +326,11 @@ def test_the_audit_event_holds_the_run_identity_and_token_fingerprints_never_tok
     event = AuditEvent.objects.get(action="sts.mint")
     assert event.request_id == response.json()["traceId"]
     assert (event.repository, event.ref, event.actor, event.workflow, event.run_id) == (
-        "acme/app", "refs/heads/main", "octocat", "deploy", "777"
+        "acme/app",
+        "refs/heads/main",
+        "octocat",
+        "deploy",
+        "777",
     )
     assert event.identity["job_workflow_ref"] == "acme/app/.github/workflows/deploy.yml@refs/heads/main"
     expected_fingerprint = base64.b64encode(hashlib.sha256(token["token"].encode()).digest()).decode()

@@ -34,7 +34,9 @@ def two_sources(world):
         ("access_tokens", {"kind": "secondary_rate_limit", "times": 50}, "github_rate_limited"),
     ],
 )
-def test_a_lasting_failure_excludes_every_source_it_touches(client, two_sources, session_for, settings, endpoint, fault, reason):
+def test_a_lasting_failure_excludes_every_source_it_touches(
+    client, two_sources, session_for, settings, endpoint, fault, reason
+):
     settings.GITHUB_HTTP_TIMEOUT = 1
     two_sources.sim.fault(endpoint, **fault)
     response = mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})

@@ -59,7 +59,9 @@ def test_a_session_of_another_kind_is_400(client, world, session_for, settings):
     ours = jwt.decode(session_for(), options={"verify_signature": False})
     header = jwt.get_unverified_header(session_for())
     other_kind = {**ours, "kind": "ws:user"}
-    token = jwt.encode(other_kind, settings.STS_SESSION_SIGNING_KEY, algorithm=header["alg"], headers={"kid": header["kid"]})
+    token = jwt.encode(
+        other_kind, settings.STS_SESSION_SIGNING_KEY, algorithm=header["alg"], headers={"kid": header["kid"]}
+    )
 
     response = mint(client, token, {})
 

@@ -26,7 +26,9 @@ def test_no_token_is_stored_or_logged(client, world, session_for, caplog):
     world.sim.fault("access_tokens", kind="status", status=500, times=1)
     mint(client, sessions[0], {"sources": ["acme/a"]})
     client.post(
-        "/api/v1/sts/revoke", data={"token": tokens[0]}, content_type="application/json",
+        "/api/v1/sts/revoke",
+        data={"token": tokens[0]},
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {sessions[0]}",
     )
     assert len(tokens) == 3

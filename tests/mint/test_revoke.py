@@ -15,7 +15,10 @@ pytestmark = pytest.mark.django_db
 
 def revoke(client, session, token):
     return client.post(
-        "/api/v1/sts/revoke", data={"token": token}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {session}"
+        "/api/v1/sts/revoke",
+        data={"token": token},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {session}",
     )
 
 

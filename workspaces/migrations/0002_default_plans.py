@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.db import migrations
 
+from workspaces.models import default_plans_create
+
 
 def create_plans(apps, schema_editor):  # type: ignore[no-untyped-def]
-    Plan = apps.get_model("workspaces", "Plan")
-    Plan.objects.update_or_create(slug="free", defaults={"name": "Free", "sts": False})
-    Plan.objects.update_or_create(slug="pro", defaults={"name": "Pro", "sts": True})
+    default_plans_create(apps.get_model("workspaces", "Plan"))
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,54 @@
+"""``python -m githubsim --port 9000 --git-port 9443 --state-dir var/githubsim``: the simulator, standalone.
+
+Keys, CA, repositories, installations and tokens stay in the state directory across restarts, so a server
+configured with the App key and CA once keeps working (``--reset`` forgets everything but the keys).
+Faults and call counts start empty. Seed it through the control API (``githubsim.client.SimulatorClient``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from githubsim.control import config
+from githubsim.simulator import GitHubSimulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m githubsim", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=9000, help="REST API + OIDC issuer + control API (http)")
+    parser.add_argument("--git-port", type=int, default=9443, help="git smart HTTP (https)")
+    parser.add_argument("--state-dir", type=Path, default=Path("var/githubsim"))
+    parser.add_argument("--reset", action="store_true", help="forget installations, repositories and tokens first")
+    args = parser.parse_args(argv)
+
+    sim = GitHubSimulator(args.state_dir, persistent=True)
+    if args.reset:
+        sim.reset()
+    sim.start(port=args.port, git_port=args.git_port)
+    settings = config(sim)
+    (args.state_dir / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    for name, value in settings.items():
+        print(f"{name}: {value}", flush=True)
+    print("githubsim ready", flush=True)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
+    sim.stop()
+    print("githubsim stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""STS records in the admin: all read-only, and a minted token only ever by its fingerprint."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from sts.models import MintedToken, OidcTokenUse, StsSession, token_fingerprint
+
+# GitHub's token prefixes: https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
+_TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_)\S+$")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that record what happened: an operator reads them and never edits or forges one."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OidcTokenUse)
+class OidcTokenUseAdmin(ReadOnlyAdmin):
+    list_display = ("jti", "issuer", "used_at", "expires_at")
+    list_filter = ("issuer",)
+    search_fields = ("jti",)
+    date_hierarchy = "used_at"
+
+
+@admin.register(StsSession)
+class StsSessionAdmin(ReadOnlyAdmin):
+    list_display = ("jti", "workspace", "repository", "ref", "request_id", "created_at", "expires_at")
+    list_filter = ("created_at",)
+    search_fields = ("jti", "request_id", "workspace__public_id", "workspace__name")
+    list_select_related = ("workspace",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="repository")
+    def repository(self, obj: StsSession) -> str:
+        return str(obj.identity.get("repository", ""))
+
+    @admin.display(description="ref")
+    def ref(self, obj: StsSession) -> str:
+        return str(obj.identity.get("ref", ""))
+
+
+@admin.register(MintedToken)
+class MintedTokenAdmin(ReadOnlyAdmin):
+    """The token itself is never stored; the fingerprint is what GitHub's audit log shows as `hashed_token`."""
+
+    list_display = (
+        "fingerprint",
+        "workspace",
+        "installation_github_id",
+        "repository_list",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("fingerprint", "request_id", "workspace__public_id", "workspace__name")
+    list_select_related = ("workspace",)
+    date_hierarchy = "created_at"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        query = request.GET.get(SEARCH_VAR, "").strip()
+        if _TOKEN_SHAPE.match(query):
+            # An operator who pastes a leaked token finds its row by fingerprint; the page, which repeats
+            # the search in its search box, then never shows the token.
+            params = request.GET.copy()
+            params[SEARCH_VAR] = token_fingerprint(query)
+            return HttpResponseRedirect(f"{request.path}?{params.urlencode()}")
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="repositories")
+    def repository_list(self, obj: MintedToken) -> str:
+        return ", ".join(obj.repositories)
