@@ -73,3 +73,9 @@ class InvalidMintRequest(StsError):
     tag = "InvalidMintRequest"
     status = 200
     message = "The mint request is not valid."
+
+
+class GitHubUnreachable(StsError):
+    tag = "GitHubUnavailable"
+    status = 503
+    message = "GitHub could not be asked about the calling repository; retry in a moment."

@@ -23,11 +23,14 @@ from django.db import IntegrityError, transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from sts.errors import OidcTokenReplayed, RepositoryNotInWorkspace, StsError, WorkspaceNotFound
+from sts.errors import GitHubUnreachable, OidcTokenReplayed, RepositoryNotInWorkspace, StsError, WorkspaceNotFound
+from sts.github import GitHubApp, GitHubError
 from sts.models import OidcTokenUse
 from sts.oidc import run_identity, verify_actions_token
 from sts.sessions import session_issue
+from workspaces.models import InstallationRepository, Workspace
 from workspaces.selectors import installed_repository, workspace_by_public_id
+from workspaces.services import installation_discover
 
 
 def oidc_exchange(*, token: str, workspace_id: str, request_id: str, client_ip: str) -> str:
@@ -39,9 +42,7 @@ def oidc_exchange(*, token: str, workspace_id: str, request_id: str, client_ip: 
         workspace = workspace_by_public_id(workspace_id)
         if workspace is None:
             raise WorkspaceNotFound()
-        repository = installed_repository(
-            workspace=workspace, full_name=claims["repository"], github_id=int(claims["repository_id"])
-        )
+        repository = _caller_repository(workspace=workspace, claims=claims)
         # By id, not by name: a repository (or an organization) deleted and created again under the
         # same name is someone else (https://docs.github.com/en/actions/reference/security/oidc#oidc-token-claims).
         if (
@@ -109,6 +110,27 @@ def _token_facts(claims: Mapping[str, Any]) -> dict[str, Any]:
     if not claims:
         return {}
     return {"oidc_issuer": claims.get("iss"), "oidc_jti": claims.get("jti")}
+
+
+def _caller_repository(*, workspace: Workspace, claims: Mapping[str, Any]) -> InstallationRepository | None:
+    """Our record of the calling repository; one our records lack yet is looked up at GitHub (for the
+    workspace's own accounts only) and recorded, with the id the verified token vouches for."""
+    github_id = int(claims["repository_id"])
+    found = installed_repository(workspace=workspace, full_name=claims["repository"], github_id=github_id)
+    if found is not None:
+        return found
+    try:
+        installation = installation_discover(
+            workspace=workspace, full_name=claims["repository"], app=GitHubApp.from_settings()
+        )
+    except GitHubError:
+        raise GitHubUnreachable() from None
+    if installation is None:
+        return None
+    row, _ = InstallationRepository.objects.get_or_create(
+        installation=installation, github_id=github_id, defaults={"full_name": claims["repository"]}
+    )
+    return row
 
 
 def _burn(*, issuer: str, jti: str, expires_at: int) -> None:

@@ -34,6 +34,7 @@ from sts.models import MintedToken, StsSession, token_fingerprint
 from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy_bytes
 from sts.policy_store import policy_file_read
 from workspaces.models import GitHubInstallation, InstallationRepository, Workspace
+from workspaces.services import installation_discover
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,6 @@ def _check_request(*, workspace: Workspace, sources: list[str] | None, policy_na
 
 def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None) -> list[_Source]:
     """Names checked and de-duplicated, then each matched to an installation of the workspace."""
-    installations = list(workspace.installations.all())
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
     if sources is None:
         candidates = [
@@ -155,7 +155,7 @@ def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None)
         known = {row.full_name_key: row for row in rows.filter(full_name_key__in=names)}
         for candidate in candidates:
             if candidate.open:
-                _match_installation(candidate, known=known, installations=installations, app=app)
+                _match_installation(candidate, workspace=workspace, known=known, app=app)
     for candidate in candidates:
         if candidate.open and candidate.installation is not None and candidate.installation.is_suspended:
             candidate.exclude(Reason.SUSPENDED)
@@ -177,28 +177,17 @@ def _requested(sources: list[str]) -> list[_Source]:
 
 
 def _match_installation(
-    candidate: _Source,
-    *,
-    known: dict[str, InstallationRepository],
-    installations: list[GitHubInstallation],
-    app: GitHubApp,
+    candidate: _Source, *, workspace: Workspace, known: dict[str, InstallationRepository], app: GitHubApp
 ) -> None:
     row = known.get(candidate.full_name.lower())
     if row is not None:
         candidate.full_name, candidate.installation = row.full_name, row.installation
         return
-    owner = candidate.full_name.split("/")[0].lower()
-    # Our records can lag behind GitHub, so a repository of one of the workspace's own accounts is
-    # looked up before it is refused. Another organization's repositories are never asked about.
-    if not any(installation.account_login.lower() == owner for installation in installations):
-        candidate.exclude(Reason.NOT_INSTALLED)
-        return
     try:
-        found = app.installation_for_repository(candidate.full_name)
+        candidate.installation = installation_discover(workspace=workspace, full_name=candidate.full_name, app=app)
     except GitHubError as error:
         candidate.exclude(error.reason)
         return
-    candidate.installation = next((i for i in installations if found and i.github_id == found.id), None)
     if candidate.installation is None:
         candidate.exclude(Reason.NOT_INSTALLED)
 

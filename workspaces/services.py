@@ -65,6 +65,19 @@ def installation_link(*, workspace: Workspace, installation_github_id: int) -> G
     return _installation_record(workspace=workspace, installation=installation, repositories=repositories)
 
 
+def installation_discover(*, workspace: Workspace, full_name: str, app: GitHubApp) -> GitHubInstallation | None:
+    """The workspace's installation that GitHub says covers a repository our records do not list yet
+    (they lag behind GitHub until the next link or webhook). Only a repository of one of the
+    workspace's own accounts is asked about: another organization's never reaches GitHub.
+    Raises the `sts.github.GitHubError` family when GitHub cannot answer."""
+    owner = full_name.split("/", 1)[0].lower()
+    installations = [row for row in workspace.installations.all() if row.account_login.lower() == owner]
+    if not installations:
+        return None
+    found = app.installation_for_repository(full_name)
+    return next((row for row in installations if found is not None and row.github_id == found.id), None)
+
+
 def _installation_record(
     *, workspace: Workspace, installation: Installation, repositories: list[Repository] | None
 ) -> GitHubInstallation:

@@ -204,7 +204,7 @@ def test_it_records_no_identity_from_a_token_it_refused(case: Case, acme: Acme, 
 
 
 def test_it_refuses_a_repository_that_the_workspace_did_not_install(acme: Acme, client: Client) -> None:
-    acme.sim.add_repository("acme/other", installation_id=acme.installation.github_id)  # installed at GitHub only
+    acme.sim.add_repository("acme/other")  # the account's, but not selected for the App's installation
 
     response = exchange(client, {"token": acme.token(repository="acme/other"), "workspaceId": acme.workspace.public_id})
 
@@ -215,6 +215,38 @@ def test_it_refuses_a_repository_that_the_workspace_did_not_install(acme: Acme, 
         "acme/other",
         acme.workspace.public_id,
     )
+    assert StsSession.objects.count() == 0
+
+
+def test_it_accepts_an_installed_repository_that_our_records_lack_yet_and_records_it(
+    acme: Acme, client: Client
+) -> None:
+    repository_id = acme.sim.add_repository("acme/new", installation_id=acme.installation.github_id)
+
+    response = exchange(client, {"token": acme.token(repository="acme/new"), "workspaceId": acme.workspace.public_id})
+
+    assert response.status_code == 200, response.json()
+    assert acme.sim.calls["repo_installation"] == 1
+    assert InstallationRepository.objects.filter(installation=acme.installation, github_id=repository_id).exists()
+
+
+def test_it_never_asks_github_about_another_organizations_repository(acme: Acme, client: Client) -> None:
+    installation_id = acme.sim.add_installation("globex")
+    acme.sim.add_repository("globex/app", installation_id=installation_id)
+
+    response = exchange(client, {"token": acme.token(repository="globex/app"), "workspaceId": acme.workspace.public_id})
+
+    assert (response.status_code, response.json()["errorTag"]) == (403, "RepositoryNotInWorkspace")
+    assert acme.sim.calls["repo_installation"] == 0
+
+
+def test_it_answers_503_when_github_cannot_say_whether_the_repository_is_installed(acme: Acme, client: Client) -> None:
+    acme.sim.add_repository("acme/new", installation_id=acme.installation.github_id)
+    acme.sim.fault("repo_installation", kind="status", status=502, times=10)
+
+    response = exchange(client, {"token": acme.token(repository="acme/new"), "workspaceId": acme.workspace.public_id})
+
+    assert (response.status_code, response.json()["errorTag"]) == (503, "GitHubUnavailable")
     assert StsSession.objects.count() == 0
 
 
