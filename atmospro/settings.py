@@ -6,7 +6,7 @@ from pathlib import Path
 
 import environ
 
-from atmospro.env import ConfigError, Environment
+from atmospro.env import ConfigError, Environment, is_loopback_host
 from atmospro.keys import dev_session_key, load_private_key, load_public_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -27,6 +27,17 @@ SECRET_KEY = _required_secret("SECRET_KEY", "django-insecure-development-only-ke
 ALLOWED_HOSTS = env.strings("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ConfigError("ALLOWED_HOSTS is required when DEBUG is False.")
+if (
+    DEBUG
+    and env.raw("DEBUG") is None
+    and any(not is_loopback_host(host) for host in ALLOWED_HOSTS if host != "testserver")
+):
+    # DEBUG defaults to True for a newcomer's machine; a deployment that names real hosts and forgot
+    # DEBUG would run on invented secrets. It must say which it is.
+    raise ConfigError(
+        "ALLOWED_HOSTS names hosts beyond this machine while DEBUG is unset (development by default): "
+        "set DEBUG=False for a deployment, or DEBUG=True to serve a development server on the network."
+    )
 CSRF_TRUSTED_ORIGINS = env.strings("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -44,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "sts.envelope.RequestIdMiddleware",
+    # Outside every other middleware: what they refuse under /api/ (a bad Host header) is enveloped too.
+    "sts.envelope.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -51,7 +64,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "sts.envelope.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "atmospro.urls"

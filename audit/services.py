@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import models
+
 from audit.models import AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -32,17 +34,23 @@ def audit_record(
     error_tag: str = "",
 ) -> AuditEvent:
     identity = _scrubbed(dict(identity or {}))
-    columns = {name: str(identity.get(name, ""))[:255] for name in IDENTITY_COLUMNS}
+    columns = {name: str(identity.get(name, ""))[: _max_length(name)] for name in IDENTITY_COLUMNS}
     return AuditEvent.objects.create(
         action=action,
         outcome=outcome,
         request_id=request_id,
-        workspace_public_id=workspace_public_id,
-        error_tag=error_tag,
+        workspace_public_id=workspace_public_id[: _max_length("workspace_public_id")],
+        error_tag=error_tag[: _max_length("error_tag")],
         identity=identity,
         detail=_scrubbed(dict(detail or {})),
         **columns,
     )
+
+
+def _max_length(column: str) -> int:
+    field = AuditEvent._meta.get_field(column)
+    assert isinstance(field, models.CharField)
+    return int(field.max_length or 0)
 
 
 def _scrubbed(value: Any) -> Any:

@@ -81,6 +81,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(r"^/installation/token$"), "revoke"),
     ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/contents(?:/(?P<path>.*))?$"), "contents"),
     ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$"), "repository"),
+    # GitHub also serves a repository by its id, which survives renames and cannot be taken over.
+    ("GET", re.compile(r"^/repositories/(?P<repository_id>[0-9]+)/contents(?:/(?P<path>.*))?$"), "contents"),
 ]
 
 
@@ -574,8 +576,15 @@ class ApiHandler(BaseHTTPRequestHandler):
         token = self._require_token(optional=True)
         return Reply(200, self.repository_json(self._visible_repo(owner, repo, token)))
 
-    def ep_contents(self, owner: str, repo: str, path: str | None = None) -> Reply:
+    def ep_contents(
+        self, owner: str = "", repo: str = "", path: str | None = None, repository_id: str | None = None
+    ) -> Reply:
         # https://docs.github.com/rest/repos/contents#get-repository-content
+        if repository_id is not None:
+            by_id = next((r for r in self.sim.repositories.values() if r.id == int(repository_id)), None)
+            if by_id is None:
+                return not_found(DOC_CONTENTS)
+            owner, repo = by_id.full_name.split("/", 1)
         token = self._require_token(optional=True)
         found = self._visible_repo(owner, repo, token)
         # A token that reaches a private repository through metadata only may not read its files.

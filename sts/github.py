@@ -8,11 +8,13 @@ https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import functools
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -243,26 +245,43 @@ class GitHubApp:
         response = self._call(
             "GET", f"/repos/{_repo_path(full_name)}/installation", bearer=self.app_jwt(), credential="app"
         )
-        return None if response is None else Installation.from_api(response.json())
+        if response is None:
+            return None
+        with _malformed_answer("installation"):
+            return Installation.from_api(response.json())
 
     def installation(self, installation_id: int) -> Installation | None:
         response = self._call(
             "GET", f"/app/installations/{int(installation_id)}", bearer=self.app_jwt(), credential="app"
         )
-        return None if response is None else Installation.from_api(response.json())
+        if response is None:
+            return None
+        with _malformed_answer("installation"):
+            return Installation.from_api(response.json())
 
     def create_installation_token(
-        self, installation_id: int, *, repositories: list[str] | None = None, permissions: Mapping[str, str]
+        self,
+        installation_id: int,
+        *,
+        repositories: list[str] | None = None,
+        repository_ids: list[int] | None = None,
+        permissions: Mapping[str, str],
     ) -> InstallationToken:
         """https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app
 
-        `repositories` are names without the owner. Not retried: a POST that may have succeeded must
+        `repositories` are names without the owner, `repository_ids` GitHub's ids (they survive renames);
+        neither: every repository of the installation. Not retried: a POST that may have succeeded must
         not hand out a second token."""
         body: dict[str, Any] = {"permissions": dict(permissions)}
-        if repositories is not None:
-            if not 0 < len(repositories) <= MAX_REPOSITORIES_PER_TOKEN:
+        if repositories is not None or repository_ids is not None:
+            # An empty list would mean "every repository" to GitHub: never send one.
+            count = len(repositories or []) + len(repository_ids or [])
+            if not 0 < count <= MAX_REPOSITORIES_PER_TOKEN:
                 raise ValueError(f"An installation token covers 1 to {MAX_REPOSITORIES_PER_TOKEN} repositories.")
-            body["repositories"] = repositories
+            if repositories:
+                body["repositories"] = repositories
+            if repository_ids:
+                body["repository_ids"] = repository_ids
         response = self._call(
             "POST",
             f"/app/installations/{int(installation_id)}/access_tokens",
@@ -273,15 +292,17 @@ class GitHubApp:
         )
         if response is None:
             raise GitHubNotFound(f"GitHub does not know installation {installation_id}.", status=404)
-        payload = response.json()
-        return InstallationToken(
-            token=str(payload["token"]),
-            expires_at=str(payload["expires_at"]),
-            permissions=dict(payload.get("permissions") or {}),
-            repositories=[
-                Repository(int(repo["id"]), str(repo["full_name"])) for repo in payload.get("repositories") or []
-            ],
-        )
+        with _malformed_answer("access_tokens"):
+            payload = response.json()
+            token = InstallationToken(
+                token=str(payload["token"]),
+                expires_at=str(payload["expires_at"]),
+                permissions=dict(payload.get("permissions") or {}),
+                repositories=[
+                    Repository(int(repo["id"]), str(repo["full_name"])) for repo in payload.get("repositories") or []
+                ],
+            )
+        return token
 
     # --- Installation-token calls ---
 
@@ -302,21 +323,36 @@ class GitHubApp:
                 raise GitHubNotFound(
                     f"GitHub does not list repositories for installation {installation_id}.", status=404
                 )
-            batch = response.json().get("repositories") or []
-            found.extend(Repository(int(repo["id"]), str(repo["full_name"])) for repo in batch)
+            with _malformed_answer("installation_repositories"):
+                batch = response.json().get("repositories") or []
+                found.extend(Repository(int(repo["id"]), str(repo["full_name"])) for repo in batch)
             if 'rel="next"' not in response.headers.get("Link", "") or not batch:
                 return found
             page += 1
 
-    def read_file(self, *, installation_id: int, full_name: str, path: str, etag: str | None = None) -> FileContent:
+    def read_file(
+        self,
+        *,
+        installation_id: int,
+        full_name: str,
+        path: str,
+        etag: str | None = None,
+        repository_id: int | None = None,
+    ) -> FileContent:
         """https://docs.github.com/en/rest/repos/contents#get-repository-content ; a conditional
-        request answered 304 does not count against the rate limit."""
+        request answered 304 does not count against the rate limit.
+
+        With `repository_id`, the repository is addressed by GitHub's id (`/repositories/{id}/…`):
+        after a rename, a name can belong to someone else, an id never does."""
         headers = {"If-None-Match": etag} if etag else {}
+        where = (
+            f"/repositories/{int(repository_id)}" if repository_id is not None else f"/repos/{_repo_path(full_name)}"
+        )
 
         def fetch() -> requests.Response | None:
             return self._call(
                 "GET",
-                f"/repos/{_repo_path(full_name)}/contents/{quote(path)}",
+                f"{where}/contents/{quote(path)}",
                 bearer=reader_tokens.get(self, installation_id),
                 credential=f"installation:{installation_id}",
                 headers=headers,
@@ -333,18 +369,21 @@ class GitHubApp:
             return FileContent(content=None, etag=None)
         if response.status_code == 304:
             return FileContent(content=None, etag=etag, not_modified=True)
-        body = response.json()
-        if not isinstance(body, dict) or body.get("type") != "file":
-            return FileContent(content=None, etag=None)  # a directory (an array) or a symlink: not a policy file
-        if body.get("encoding") != "base64":
-            raise GitHubUnavailable(f"GitHub returned {path} in an unexpected encoding.")
-        return FileContent(content=base64.b64decode(body.get("content", "")), etag=response.headers.get("ETag"))
+        with _malformed_answer("contents"):
+            body = response.json()
+            if not isinstance(body, dict) or body.get("type") != "file":
+                return FileContent(content=None, etag=None)  # a directory (an array) or a symlink: not a file
+            if body.get("encoding") != "base64":
+                raise GitHubUnavailable(f"GitHub returned {path[:200]} in an unexpected encoding.")
+            content = base64.b64decode(str(body.get("content", "")))
+        return FileContent(content=content, etag=response.headers.get("ETag"))
 
     def revoke_installation_token(self, token: str) -> bool:
         """https://docs.github.com/en/rest/apps/installations#revoke-an-installation-access-token ;
         True once GitHub no longer accepts the token (204, or 401: already revoked or expired)."""
         try:
-            self._call("DELETE", "/installation/token", bearer=token, credential="revoke", retry=False)
+            # No rate-limit memory: each token is its own credential, and one token's limit says nothing of another's.
+            self._call("DELETE", "/installation/token", bearer=token, credential=None, retry=False)
         except GitHubAuthenticationFailed:
             return True
         return True
@@ -357,14 +396,15 @@ class GitHubApp:
         path: str,
         *,
         bearer: str,
-        credential: str,
+        credential: str | None,
         retry: bool = True,
         allow_not_modified: bool = False,
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response | None:
         """One request with bounded retries for idempotent reads; None for a 404."""
-        _rate_limits.check(credential)
+        if credential is not None:
+            _rate_limits.check(credential)
         all_headers = {
             "Authorization": f"Bearer {bearer}",
             "Accept": "application/vnd.github+json",
@@ -386,7 +426,7 @@ class GitHubApp:
                 if response.status_code == 404:
                     return None
                 failure = _error_for(response, method, path)
-                if isinstance(failure, GitHubRateLimited):
+                if isinstance(failure, GitHubRateLimited) and credential is not None:
                     _rate_limits.remember(credential, failure.retry_at)
                 if not isinstance(failure, GitHubUnavailable):
                     raise failure
@@ -395,6 +435,15 @@ class GitHubApp:
                 raise failure
             time.sleep(pause)
         raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _malformed_answer(endpoint: str) -> Iterator[None]:
+    """An answer of GitHub's that does not have the documented shape is GitHub failing, not our bug."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise GitHubUnavailable(f"GitHub's answer on {endpoint} was malformed.") from None
 
 
 def _repo_path(full_name: str) -> str:

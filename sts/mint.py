@@ -40,6 +40,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POLICY_NAME = "default"
 POLICY_READ_CONCURRENCY = 8
+# Repositories our records lack are looked up at GitHub, with the App's rate limit that every
+# workspace shares: a few per request, the rest refused as our records stand.
+MAX_GITHUB_LOOKUPS_PER_MINT = 10
+_policy_readers = ThreadPoolExecutor(max_workers=POLICY_READ_CONCURRENCY, thread_name_prefix="policy-read")
 # GitHub's own rules for names: an owner is 1-39 alphanumerics or hyphens; a repository name is
 # up to 100 characters of alphanumerics, '.', '-' and '_' (and never '.' or '..').
 _SOURCE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
@@ -63,6 +67,7 @@ class _Source:
 
     requested: str
     full_name: str = ""
+    github_id: int | None = None  # known from our records; None for a repository found at GitHub just now
     installation: GitHubInstallation | None = None
     permissions: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
@@ -96,12 +101,12 @@ def token_mint(
     *, session: StsSession, sources: list[str] | None, policy_name: str | None, request_id: str
 ) -> MintResult:
     workspace = session.workspace
-    policy_name = DEFAULT_POLICY_NAME if policy_name is None else policy_name
+    policy_name = policy_name or DEFAULT_POLICY_NAME  # "" is the client's unset field, like an absent one
     sources = sources or None  # an empty list asks for the same as no list: every admitted repository
     try:
         _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
     except StsError as error:
-        _audit_refusal(session=session, request_id=request_id, error=error, policy_name=policy_name)
+        mint_refusal_record(session=session, request_id=request_id, error=error, policy_name=policy_name)
         raise
 
     app = GitHubApp.from_settings()
@@ -109,8 +114,9 @@ def token_mint(
     _apply_policies(
         app=app, workspace=workspace, candidates=candidates, policy_name=policy_name, identity=session.identity
     )
-    minted = _mint_tokens(app=app, candidates=candidates)
+    minted: list[tuple[InstallationToken, list[_Source]]] = []
     try:
+        _mint_tokens(app=app, candidates=candidates, minted=minted)
         return _record(
             session=session,
             request_id=request_id,
@@ -120,7 +126,7 @@ def token_mint(
             minted=minted,
         )
     except BaseException:
-        # Nothing handed out may outlive a request we could not record.
+        # Nothing handed out may outlive a request we could not finish and record.
         for token, _ in minted:
             _revoke_quietly(app, token)
         raise
@@ -146,16 +152,29 @@ def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None)
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
     if sources is None:
         candidates = [
-            _Source(requested=row.full_name, full_name=row.full_name, installation=row.installation)
+            _Source(
+                requested=row.full_name, full_name=row.full_name, github_id=row.github_id, installation=row.installation
+            )
             for row in rows.order_by("full_name_key")
         ]
     else:
         candidates = _requested(sources)
         names = [candidate.full_name.lower() for candidate in candidates if candidate.open]
         known = {row.full_name_key: row for row in rows.filter(full_name_key__in=names)}
+        lookups = 0
         for candidate in candidates:
-            if candidate.open:
-                _match_installation(candidate, workspace=workspace, known=known, app=app)
+            if candidate.open and candidate.full_name.lower() in known:
+                row = known[candidate.full_name.lower()]
+                candidate.full_name, candidate.github_id, candidate.installation = (
+                    row.full_name,
+                    row.github_id,
+                    row.installation,
+                )
+            elif candidate.open and lookups < MAX_GITHUB_LOOKUPS_PER_MINT:
+                lookups += 1
+                _discover_installation(candidate, workspace=workspace, app=app)
+            elif candidate.open:
+                candidate.exclude(Reason.NOT_INSTALLED, detail="not in our records; too many lookups at GitHub")
     for candidate in candidates:
         if candidate.open and candidate.installation is not None and candidate.installation.is_suspended:
             candidate.exclude(Reason.SUSPENDED)
@@ -176,13 +195,7 @@ def _requested(sources: list[str]) -> list[_Source]:
     return candidates
 
 
-def _match_installation(
-    candidate: _Source, *, workspace: Workspace, known: dict[str, InstallationRepository], app: GitHubApp
-) -> None:
-    row = known.get(candidate.full_name.lower())
-    if row is not None:
-        candidate.full_name, candidate.installation = row.full_name, row.installation
-        return
+def _discover_installation(candidate: _Source, *, workspace: Workspace, app: GitHubApp) -> None:
     try:
         candidate.installation = installation_discover(workspace=workspace, full_name=candidate.full_name, app=app)
     except GitHubError as error:
@@ -204,14 +217,19 @@ def _apply_policies(
                 app=app,
                 installation_id=candidate.installation.github_id,
                 full_name=candidate.full_name,
+                repository_id=candidate.github_id,
                 policy_name=policy_name,
             ).content
         except GitHubError as error:
             return error
 
-    # Policies of a cold mint are fetched side by side; the threads touch GitHub and the cache only.
-    with ThreadPoolExecutor(max_workers=POLICY_READ_CONCURRENCY) as pool:
-        files = list(pool.map(read, open_candidates))
+    # Policies of a cold mint are fetched side by side, by long-lived threads (their HTTP connections
+    # and cache clients are reused) that touch GitHub and the cache only, never the database.
+    files = (
+        list(_policy_readers.map(read, open_candidates))
+        if len(open_candidates) > 1
+        else list(map(read, open_candidates))
+    )
 
     for candidate, content in zip(open_candidates, files, strict=True):
         if isinstance(content, GitHubInstallationSuspended) and candidate.installation is not None:
@@ -250,37 +268,64 @@ def _covers(installed: str | None, wanted: str) -> bool:
     return installed == "write" or (installed == "read" and wanted == "read")
 
 
-def _mint_tokens(*, app: GitHubApp, candidates: list[_Source]) -> list[tuple[InstallationToken, list[_Source]]]:
-    """One token per (installation, permission set), scoped to exactly its repositories."""
+def _mint_tokens(
+    *, app: GitHubApp, candidates: list[_Source], minted: list[tuple[InstallationToken, list[_Source]]]
+) -> None:
+    """One token per (installation, permission set), scoped to exactly its repositories; each token
+    goes into `minted` as soon as GitHub hands it out, so the caller can revoke it whatever follows."""
     groups: dict[tuple[int, tuple[tuple[str, str], ...]], list[_Source]] = defaultdict(list)
     for candidate in candidates:
         if candidate.open:
             assert candidate.installation is not None
             groups[(candidate.installation.github_id, tuple(sorted(candidate.permissions.items())))].append(candidate)
-
-    minted: list[tuple[InstallationToken, list[_Source]]] = []
     for (installation_id, permissions), members in groups.items():
         for chunk in _chunks(members, MAX_REPOSITORIES_PER_TOKEN):
-            try:
-                token = app.create_installation_token(
-                    installation_id,
-                    repositories=[member.full_name.split("/", 1)[1] for member in chunk],
-                    permissions=dict(permissions),
+            _mint_chunk(
+                app=app, installation_id=installation_id, permissions=dict(permissions), chunk=chunk, minted=minted
+            )
+
+
+def _mint_chunk(
+    *,
+    app: GitHubApp,
+    installation_id: int,
+    permissions: dict[str, str],
+    chunk: list[_Source],
+    minted: list[tuple[InstallationToken, list[_Source]]],
+) -> None:
+    try:
+        token = app.create_installation_token(
+            installation_id,
+            # By id where our records know it: a name can change hands after a rename, an id cannot.
+            repository_ids=[member.github_id for member in chunk if member.github_id is not None] or None,
+            repositories=[member.full_name.split("/", 1)[1] for member in chunk if member.github_id is None] or None,
+            permissions=permissions,
+        )
+    except GitHubInstallationSuspended:
+        _mark_suspended(installation_id)
+        _exclude_all(chunk, Reason.SUSPENDED)
+    except GitHubUnprocessable as error:
+        if "permissions" in str(error):
+            _exclude_all(chunk, Reason.PERMISSIONS_NOT_INSTALLED)
+        elif len(chunk) > 1:
+            # One repository GitHub no longer lets the installation reach must not deny the others:
+            # halve until the ones it refuses stand alone.
+            half = len(chunk) // 2
+            for part in (chunk[:half], chunk[half:]):
+                _mint_chunk(
+                    app=app, installation_id=installation_id, permissions=permissions, chunk=part, minted=minted
                 )
-            except GitHubInstallationSuspended:
-                _mark_suspended(installation_id)
-                for member in chunk:
-                    member.exclude(Reason.SUSPENDED)
-            except GitHubUnprocessable as error:
-                reason = Reason.PERMISSIONS_NOT_INSTALLED if "permissions" in str(error) else Reason.NOT_INSTALLED
-                for member in chunk:
-                    member.exclude(reason)
-            except GitHubError as error:
-                for member in chunk:
-                    member.exclude(error.reason)
-            else:
-                minted.append((token, chunk))
-    return minted
+        else:
+            _exclude_all(chunk, Reason.NOT_INSTALLED)
+    except GitHubError as error:
+        _exclude_all(chunk, error.reason)
+    else:
+        minted.append((token, chunk))
+
+
+def _exclude_all(chunk: list[_Source], reason: str) -> None:
+    for member in chunk:
+        member.exclude(reason)
 
 
 def _chunks(items: list[_Source], size: int) -> Iterable[list[_Source]]:
@@ -374,7 +419,8 @@ def _remember_repositories(installation: GitHubInstallation, token: Installation
         )
 
 
-def _audit_refusal(*, session: StsSession, request_id: str, error: StsError, policy_name: str) -> None:
+def mint_refusal_record(*, session: StsSession, request_id: str, error: StsError, policy_name: str) -> None:
+    """The audit event of a mint refused before any source was decided (entitlement, request shape)."""
     audit_record(
         action=AuditEvent.Action.STS_MINT,
         outcome=AuditEvent.Outcome.DENIED,

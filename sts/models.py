@@ -13,7 +13,7 @@ class OidcTokenUse(models.Model):
     """One row per accepted GitHub Actions OIDC token: the unique constraint makes each usable once."""
 
     issuer = models.CharField(max_length=255)
-    jti = models.CharField(max_length=255)
+    jti = models.CharField(max_length=1024)  # as long as verification lets a claim be (sts.oidc.MAX_CLAIM_CHARS)
     used_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True, help_text="The token's own expiry; the row may go after it.")
 

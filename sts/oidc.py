@@ -29,6 +29,7 @@ from django.core.cache import cache
 from atmospro.env import is_loopback_host
 from sts.errors import InvalidOidcToken, StsError
 from sts.outbound import http_request
+from sts.policy import KNOWN_CLAIMS, SUBJECT_ALIAS
 
 logger = logging.getLogger(__name__)
 
@@ -47,38 +48,9 @@ REQUIRED_CLAIMS = ("exp", "iat", "nbf", "iss", "aud", "jti", "sub")
 IDENTIFYING_CLAIMS = ("jti", "sub", "repository", "repository_owner", "repository_id", "repository_owner_id")
 # Headers that carry a key or a place to fetch one: a token never chooses its own key.
 KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
-# The claims that trust policies match on (https://docs.github.com/en/actions/reference/security/oidc#oidc-token-claims),
-# plus `repo_property_<name>` custom claims. What a session carries as the run's identity.
-IDENTITY_CLAIMS = (
-    "sub",
-    "repository",
-    "repository_id",
-    "repository_owner",
-    "repository_owner_id",
-    "repository_visibility",
-    "ref",
-    "ref_type",
-    "ref_protected",
-    "sha",
-    "actor",
-    "actor_id",
-    "workflow",
-    "workflow_ref",
-    "workflow_sha",
-    "job_workflow_ref",
-    "job_workflow_sha",
-    "event_name",
-    "environment",
-    "head_ref",
-    "base_ref",
-    "run_id",
-    "run_number",
-    "run_attempt",
-    "runner_environment",
-    "enterprise",
-    "enterprise_id",
-    "check_run_id",
-)
+# The claims that trust policies match on, as the policy language names them (one list, in
+# sts.policy), plus `repo_property_<name>` custom claims: what a session carries as the run's identity.
+IDENTITY_CLAIMS = tuple(sorted(KNOWN_CLAIMS - {SUBJECT_ALIAS}))
 CUSTOM_PROPERTY_PREFIX = "repo_property_"
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

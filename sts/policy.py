@@ -56,12 +56,12 @@ _POLICY_NAME = re.compile(POLICY_NAME_PATTERN)
 # https://token.actions.githubusercontent.com/.well-known/openid-configuration, and
 # https://docs.github.com/en/actions/reference/security/oidc#oidc-token-claims).
 # `subject` is our alias of `sub`. Left out on purpose: `jti`, `iat`, `nbf` and `exp` change with
-# every token, so a rule on them is always a mistake and is better caught as an unknown name.
+# every token, so a rule on them is always a mistake and is better caught as an unknown name; `aud` is
+# always one of this server's own audiences. The session carries exactly these claims (sts.oidc).
 KNOWN_CLAIMS: frozenset[str] = frozenset(
     {
         "sub",
         "subject",
-        "aud",
         "iss",
         "actor",
         "actor_id",

@@ -28,21 +28,29 @@ class PolicyFile:
     content: bytes | None
 
 
-def _cache_key(full_name: str, policy_name: str) -> str:
-    # Every entry of a repository carries its generation, so one increment forgets them all.
+def _cache_key(full_name: str, repository_id: int | None, policy_name: str) -> str:
+    # Every entry of a repository carries its generation, so one increment forgets them all; the id
+    # keeps a file read by id apart from one read by a name that may since belong to someone else.
     generation = cache.get_or_set(f"{CACHE_PREFIX}:generation:{full_name.lower()}", 0, timeout=None)
-    return f"{CACHE_PREFIX}:{full_name.lower()}:{generation}:{policy_name}"
+    return f"{CACHE_PREFIX}:{full_name.lower()}:{repository_id or '-'}:{generation}:{policy_name}"
 
 
-def policy_file_read(*, app: GitHubApp, installation_id: int, full_name: str, policy_name: str) -> PolicyFile:
-    """Raises the `GitHubError` family when GitHub cannot be read; the caller decides what that means."""
-    key = _cache_key(full_name, policy_name)
+def policy_file_read(
+    *, app: GitHubApp, installation_id: int, full_name: str, repository_id: int | None, policy_name: str
+) -> PolicyFile:
+    """The policy file of a repository, by GitHub id when known. Raises the `GitHubError` family when
+    GitHub cannot be read; the caller decides what that means."""
+    key = _cache_key(full_name, repository_id, policy_name)
     cached = cache.get(key)
     if cached is not None and time.time() - cached["checked_at"] < settings.STS_POLICY_CACHE_SECONDS:
         return PolicyFile(_decode(cached["content"]))
     etag = cached["etag"] if cached is not None else None
     found = app.read_file(
-        installation_id=installation_id, full_name=full_name, path=policy_path(policy_name), etag=etag
+        installation_id=installation_id,
+        full_name=full_name,
+        repository_id=repository_id,
+        path=policy_path(policy_name),
+        etag=etag,
     )
     if found.not_modified and cached is not None:
         content = cached["content"]

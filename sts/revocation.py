@@ -38,13 +38,14 @@ def token_revoke(*, session: StsSession, token: str, request_id: str) -> MintedT
             MintedToken.objects.filter(pk=minted.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
             minted.refresh_from_db()
     except StsError as error:
-        _audit(session=session, request_id=request_id, fingerprint=fingerprint, error=error)
+        revocation_record(session=session, request_id=request_id, fingerprint=fingerprint, error=error)
         raise
-    _audit(session=session, request_id=request_id, fingerprint=fingerprint, error=None)
+    revocation_record(session=session, request_id=request_id, fingerprint=fingerprint, error=None)
     return minted
 
 
-def _audit(*, session: StsSession, request_id: str, fingerprint: str, error: StsError | None) -> None:
+def revocation_record(*, session: StsSession, request_id: str, fingerprint: str, error: StsError | None) -> None:
+    """The audit event of a revocation; `fingerprint` is empty when the request named no token."""
     audit_record(
         action=AuditEvent.Action.STS_REVOKE,
         outcome=AuditEvent.Outcome.ALLOWED if error is None else AuditEvent.Outcome.DENIED,

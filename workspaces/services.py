@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
@@ -11,6 +12,8 @@ from sts.github import GitHubApp, Installation, Repository
 from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
 
 logger = logging.getLogger(__name__)
+
+DISCOVERY_MEMORY_SECONDS = 60
 
 
 class WorkspaceError(Exception):
@@ -74,8 +77,15 @@ def installation_discover(*, workspace: Workspace, full_name: str, app: GitHubAp
     installations = [row for row in workspace.installations.all() if row.account_login.lower() == owner]
     if not installations:
         return None
-    found = app.installation_for_repository(full_name)
-    return next((row for row in installations if found is not None and row.github_id == found.id), None)
+    # GitHub's answer is remembered for a minute, a "no" included: made-up names must not let one
+    # caller spend the App's rate limit, which every workspace shares.
+    key = f"workspaces:discovered:{workspace.pk}:{full_name.lower()}"
+    installation_id = cache.get(key)
+    if installation_id is None:
+        found = app.installation_for_repository(full_name)
+        installation_id = found.id if found is not None else 0
+        cache.set(key, installation_id, timeout=DISCOVERY_MEMORY_SECONDS)
+    return next((row for row in installations if row.github_id == installation_id), None)
 
 
 def _installation_record(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rest_framework import serializers
+from django.core.cache import cache
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -59,6 +60,10 @@ class OidcExchangeView(APIView):
                 request_id=request_id, client_ip=client_ip, error_tag=StsError.tag, status=500, reason=StsError.message
             )
             raise
+        if isinstance(exc, exceptions.Throttled) and not cache.add(f"sts:throttled-audited:{client_ip}", True, 60):
+            # One audit event per throttled client per minute: a flood must not grow the audit log,
+            # which nothing may ever shrink.
+            return response
         body = response.data if isinstance(response.data, dict) else {}
         exchange_refusal_record(
             request_id=request_id,

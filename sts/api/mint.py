@@ -16,9 +16,9 @@ from audit.services import audit_record
 from sts.api.parsing import BoundedJSONParser, StrictCharField
 from sts.envelope import request_id_of, success_response
 from sts.errors import InvalidMintRequest, InvalidSession, StsError
-from sts.mint import token_mint
+from sts.mint import mint_refusal_record, token_mint
 from sts.models import StsSession
-from sts.revocation import token_revoke
+from sts.revocation import revocation_record, token_revoke
 from sts.sessions import session_verify
 from sts.throttles import MintThrottle
 
@@ -89,7 +89,11 @@ class _SessionView(APIView):
 class MintView(_SessionView):
     def post(self, request: Request) -> Response:
         session = actions_session(request, action=AuditEvent.Action.STS_MINT)
-        body = _validated(request, MintInputSerializer)
+        try:
+            body = _validated(request, MintInputSerializer)
+        except StsError as error:
+            mint_refusal_record(session=session, request_id=request_id_of(request), error=error, policy_name="")
+            raise
         result = token_mint(
             session=session,
             sources=body.get("sources"),
@@ -102,6 +106,10 @@ class MintView(_SessionView):
 class RevokeView(_SessionView):
     def post(self, request: Request) -> Response:
         session = actions_session(request, action=AuditEvent.Action.STS_REVOKE)
-        body = _validated(request, RevokeInputSerializer)
+        try:
+            body = _validated(request, RevokeInputSerializer)
+        except StsError as error:
+            revocation_record(session=session, request_id=request_id_of(request), fingerprint="", error=error)
+            raise
         minted = token_revoke(session=session, token=body["token"], request_id=request_id_of(request))
         return success_response(request, {"revoked": True, "fingerprint": minted.fingerprint})

@@ -429,6 +429,21 @@ def test_it_throttles_a_client_that_exchanges_too_often(acme: Acme, client: Clie
     assert AuditEvent.objects.filter(error_tag="Throttled").count() == 1
 
 
+def test_a_flood_of_throttled_requests_leaves_one_audit_event_a_minute(
+    acme: Acme, client: Client, settings: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"oidc_exchange": "1/minute", "mint": "1/minute"},
+    }
+    statuses = [
+        exchange(client, {"token": "x", "workspaceId": acme.workspace.public_id}).status_code for _ in range(20)
+    ]
+
+    assert statuses.count(429) == 19
+    assert AuditEvent.objects.filter(error_tag="Throttled").count() == 1
+
+
 def test_a_bug_behind_the_view_is_a_500_envelope_and_an_error_event(
     acme: Acme, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -171,4 +171,5 @@ def test_the_run_identity_keeps_the_policy_claims_and_drops_the_token_mechanics(
 
     assert identity["repository"] == "acme/app" and identity["environment"] == "prod"
     assert identity["repo_property_team"] == "platform" and identity["sub"].startswith("repo:acme/app:")
-    assert not {"iss", "aud", "exp", "nbf", "iat", "jti"} & set(identity)
+    assert not {"aud", "exp", "nbf", "iat", "jti"} & set(identity)
+    assert identity["iss"] == github_sim.issuer  # policies may tell issuers (GHES, enterprise) apart

@@ -70,3 +70,9 @@ def test_a_page_outside_the_api_keeps_djangos_404(client: Client) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert b"traceId" not in response.content
+
+
+def test_a_host_that_django_refuses_is_a_400_envelope_too(client: Client) -> None:
+    response = client.post("/api/v1/sts", data={}, content_type="application/json", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert _envelope(response)["errorTag"] == "MalformedRequest"

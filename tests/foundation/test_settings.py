@@ -112,6 +112,16 @@ def test_it_starts_in_development_with_no_configuration(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_a_deployment_that_forgot_debug_does_not_start_on_invented_secrets(tmp_path: Path) -> None:
+    _refused({**_base_env(tmp_path), "ALLOWED_HOSTS": "sts.example.com"}, "set DEBUG=False for a deployment")
+
+
+def test_a_development_server_on_the_network_says_debug_explicitly(tmp_path: Path) -> None:
+    env = {**_base_env(tmp_path), "ALLOWED_HOSTS": "dev.example.com", "DEBUG": "True"}
+    result = _start(env, "-c", LOAD_SETTINGS)
+    assert result.returncode == 0, result.stderr
+
+
 def test_it_rejects_a_boolean_that_is_neither_true_nor_false(tmp_path: Path) -> None:
     _refused({**_base_env(tmp_path), "DEBUG": "maybe"}, "DEBUG must be True or False, not 'maybe'.")
 

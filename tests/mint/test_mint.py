@@ -9,6 +9,7 @@ import pytest
 
 from audit.models import AuditEvent
 from sts.models import MintedToken
+from sts.policy_store import policy_files_invalidate
 from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
 
 from .conftest import ADMITS_ACME_APP, ADMITS_OTHER, mint, policy
@@ -178,6 +179,20 @@ def test_a_policy_change_applies_to_the_next_mint(client, world, session_for, se
     assert result["excluded"] == [{"repo": "acme/a", "reason": "trust_policy_denied"}]
 
 
+def test_an_invalidated_policy_is_read_again_before_its_cache_time_is_up(client, world, session_for):
+    acme = world.installation("acme")
+    world.source("acme/a", acme, ADMITS_ACME_APP)
+    assert data(mint(client, session_for(), {"sources": ["acme/a"]}))["tokens"]
+    world.sim.put_file("acme/a", ".atmos/pro/sts/default.yaml", ADMITS_OTHER)
+    cached = data(mint(client, session_for(), {"sources": ["acme/a"]}))
+
+    policy_files_invalidate(full_name="ACME/a")  # what a push touching .atmos/pro/sts/ does
+
+    fresh = data(mint(client, session_for(), {"sources": ["acme/a"]}))
+    assert cached["tokens"]  # within the cache time, the old policy still decided
+    assert fresh["excluded"] == [{"repo": "acme/a", "reason": "trust_policy_denied"}]
+
+
 def test_an_unchanged_policy_is_revalidated_with_its_etag(client, world, session_for, settings):
     settings.STS_POLICY_CACHE_SECONDS = 0
     acme = world.installation("acme")
@@ -215,6 +230,27 @@ def test_a_repository_our_records_lack_is_looked_up_at_github_and_then_recorded(
     assert [t["repositories"] for t in result["tokens"]] == [["acme/new"]]
     assert world.sim.calls["repo_installation"] == 1
     assert InstallationRepository.objects.filter(full_name="acme/new", installation=acme).exists()
+
+
+def test_github_is_asked_about_an_unknown_name_once_a_minute(client, world, session_for):
+    world.installation("acme")
+
+    for _ in range(3):
+        result = data(mint(client, session_for(), {"sources": ["acme/made-up"]}))
+        assert result["excluded"] == [{"repo": "acme/made-up", "reason": "not_installed_in_workspace"}]
+
+    assert world.sim.calls["repo_installation"] == 1
+
+
+def test_one_request_cannot_spend_the_apps_rate_limit_on_made_up_names(client, world, session_for):
+    world.installation("acme")
+    names = [f"acme/made-up-{index}" for index in range(50)]
+
+    result = data(mint(client, session_for(), {"sources": names}))
+
+    assert {item["reason"] for item in result["excluded"]} == {"not_installed_in_workspace"}
+    assert len(result["excluded"]) == 50
+    assert world.sim.calls["repo_installation"] == 10
 
 
 def test_a_repository_github_places_in_an_installation_of_no_workspace_of_ours_is_refused(client, world, session_for):
@@ -316,6 +352,43 @@ def test_a_named_policy_reads_its_own_file(client, world, session_for):
     assert deploy["tokens"]
 
 
+def test_an_empty_policy_name_means_the_default_one(client, world, session_for):
+    acme = world.installation("acme")
+    world.source("acme/a", acme, ADMITS_ACME_APP)
+
+    result = data(mint(client, session_for(), {"sources": ["acme/a"], "policyName": ""}))
+
+    assert [t["repositories"] for t in result["tokens"]] == [["acme/a"]]
+
+
+def test_a_repository_renamed_since_our_records_is_read_and_minted_by_its_id(client, world, session_for):
+    acme = world.installation("acme")
+    github_id = world.source("acme/new-name", acme, ADMITS_ACME_APP, recorded=False)
+    InstallationRepository.objects.create(installation=acme, github_id=github_id, full_name="acme/old-name")
+
+    result = data(mint(client, session_for(), {"sources": ["acme/old-name"]}))
+
+    assert [t["repositories"] for t in result["tokens"]] == [["acme/old-name"]]
+    assert world.sim.tokens_issued[-1]["repositories"] == ["acme/new-name"]
+
+
+def test_a_repository_github_no_longer_grants_does_not_deny_the_others_of_its_token(client, world, session_for):
+    acme = world.installation("acme")
+    for name in ("acme/a", "acme/b", "acme/gone", "acme/c"):
+        world.source(name, acme, ADMITS_ACME_APP)
+    data(mint(client, session_for(), {"sources": ["acme/a", "acme/b", "acme/gone", "acme/c"]}))  # policies cached
+    world.sim.remove_repository_from_installation("acme/gone", acme.github_id)
+
+    result = data(mint(client, session_for(), {"sources": ["acme/a", "acme/b", "acme/gone", "acme/c"]}))
+
+    assert sorted(repo for token in result["tokens"] for repo in token["repositories"]) == [
+        "acme/a",
+        "acme/b",
+        "acme/c",
+    ]
+    assert result["excluded"] == [{"repo": "acme/gone", "reason": "not_installed_in_workspace"}]
+
+
 def test_the_audit_event_holds_the_run_identity_and_token_fingerprints_never_tokens(client, world, session_for):
     acme = world.installation("acme")
     world.source("acme/a", acme, ADMITS_ACME_APP)
@@ -364,7 +437,6 @@ def test_sts_switched_off_is_refused_with_403(client, world, session_for):
     [
         ({"policyName": "../../etc/passwd"}, "policyName"),
         ({"policyName": "a/b"}, "policyName"),
-        ({"policyName": ""}, "policyName"),
         ({"policyName": "x" * 65}, "policyName"),
         ({"policyName": "default.yaml"}, "policyName"),
         ({"policyName": 7}, "policyName"),
@@ -383,6 +455,7 @@ def test_a_request_the_caller_can_fix_answers_200_with_success_false(client, wor
     assert field in payload["errorMessage"] or payload["context"]["field"] == field
     assert "data" not in payload
     assert MintedToken.objects.count() == 0
+    assert AuditEvent.objects.get(action="sts.mint").error_tag == "InvalidMintRequest"
 
 
 @pytest.mark.parametrize("raw", ["not json", "[1, 2]", '"sources"', "{"])

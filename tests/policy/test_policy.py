@@ -193,7 +193,7 @@ DECISIONS = [
     # Claims the token lacks make the condition false, even for "*".
     deny("missing_claim_is_false", policy(rule('{environment: "prod"}')), caller()),
     deny("missing_claim_is_false_even_for_star", policy(rule('{environment: "*"}')), caller()),
-    deny("claim_that_is_not_a_string_never_matches", policy(rule('{aud: "a"}')), caller(aud=["a", "b"])),
+    deny("claim_that_is_not_a_string_never_matches", policy(rule('{actor: "a"}')), caller(actor=["a", "b"])),
     allow("numeric_claim_compares_as_its_digits", policy(rule('{repository_id: "123"}')), caller(repository_id=123)),
     # `subject` is `sub`; `subject: "*"` is the explicit match-all.
     allow("subject_alias_reads_sub", policy(rule('{subject: "repo:acme/app:*"}')), caller()),
@@ -545,3 +545,16 @@ def test_every_known_claim_can_be_matched() -> None:
     trust_policy = parse_policy(policy(f"- match:\n{lines}"), name="default", allow_write=False)
 
     assert {condition.claim for condition in trust_policy.rules[0].conditions} == KNOWN_CLAIMS - {"subject"}
+
+
+def test_the_session_carries_every_claim_a_policy_may_name() -> None:
+    # A claim the validator accepts but the session never carries would be a rule that silently never holds.
+    from sts.oidc import IDENTITY_CLAIMS
+
+    assert set(KNOWN_CLAIMS) - {"subject"} == set(IDENTITY_CLAIMS)
+
+
+def test_the_audience_is_not_a_claim_to_match_on() -> None:
+    with pytest.raises(PolicyInvalid) as invalid:
+        parse_policy(policy(rule('{aud: "atmos-pro.com"}')), name="default", allow_write=False)
+    assert "aud" in str([problem.as_dict() for problem in invalid.value.problems])
