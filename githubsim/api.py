@@ -227,6 +227,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             )
             reply.headers["retry-after"] = str(fault.retry_after if fault.retry_after is not None else 60)
             return reply
+        if fault.kind == "malformed":
+            return Reply(
+                fault.status or 200, raw=b"<html>upstream hiccup</html>", headers={"Content-Type": "text/html"}
+            )
         status = int(fault.status)
         reply = error(status, REASONS.get(status, "Error"))
         if fault.retry_after is not None:

@@ -45,7 +45,9 @@ ENDPOINTS = frozenset(
         "git",
     }
 )
-FAULT_KINDS = frozenset({"status", "timeout", "rate_limit", "secondary_rate_limit", "reset"})
+# "malformed": a success status (200, or `status`) whose body is not the documented JSON, as a broken
+# proxy or a GitHub incident can answer.
+FAULT_KINDS = frozenset({"status", "timeout", "rate_limit", "secondary_rate_limit", "reset", "malformed"})
 PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
 TOKEN_LIFETIME_SECONDS = 3600
 DEFAULT_RATE_LIMIT = 5000
@@ -525,6 +527,12 @@ class GitHubSimulator:
 
     def token_is_live(self, token: str) -> bool:
         return self.lookup_token(token) is not None
+
+    def live_token_count(self) -> int:
+        """How many installation tokens GitHub would still accept (for tests that hold no token value)."""
+        with self._lock:
+            now = time.time()
+            return sum(1 for record in self._tokens.values() if not record.revoked and record.expires_at > now)
 
     def revoke_token(self, token: str) -> bool:
         with self._lock:

@@ -32,6 +32,8 @@ def two_sources(world):
         ("contents", {"kind": "secondary_rate_limit", "times": 50, "retry_after": 30}, "github_rate_limited"),
         ("access_tokens", {"kind": "status", "status": 500, "times": 50}, "github_unavailable"),
         ("access_tokens", {"kind": "secondary_rate_limit", "times": 50}, "github_rate_limited"),
+        ("contents", {"kind": "malformed", "times": 50}, "github_unavailable"),
+        ("access_tokens", {"kind": "malformed", "status": 201, "times": 50}, "github_unavailable"),
     ],
 )
 def test_a_lasting_failure_excludes_every_source_it_touches(
@@ -78,3 +80,30 @@ def test_the_installation_lookup_failing_excludes_the_unrecorded_repository(clie
     body = mint(client, session_for(), {"sources": ["acme/new"]}).json()
 
     assert body["data"]["excluded"] == [{"repo": "acme/new", "reason": "github_unavailable"}]
+
+
+def test_tokens_minted_before_a_later_failure_are_revoked_not_lost(client, two_sources, session_for, monkeypatch):
+    # Both policies cached and reader tokens made: the next mint only creates the two tokens.
+    mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})
+    issued_before = len(two_sources.sim.tokens_issued)
+    live_before = two_sources.sim.live_token_count()
+    from sts import mint as mint_module
+
+    original = mint_module._mint_chunk
+    calls = []
+
+    def second_group_breaks(**kwargs):
+        calls.append(kwargs["installation_id"])
+        if len(calls) == 2:
+            raise RuntimeError("a bug after the first token was handed out")  # a stand-in for any bug
+        return original(**kwargs)
+
+    monkeypatch.setattr(mint_module, "_mint_chunk", second_group_breaks)
+    client.raise_request_exception = False
+
+    response = mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})
+
+    assert response.status_code == 500
+    assert len(two_sources.sim.tokens_issued) == issued_before + 1  # the first group's token was handed out
+    assert two_sources.sim.live_token_count() == live_before  # and revoked again
+    assert MintedToken.objects.count() == 2  # only the first request's
