@@ -86,7 +86,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class ApiServer(ThreadingHTTPServer):
+class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -96,6 +96,8 @@ class ApiServer(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
+
+class ApiServer(SimulatorServer):
     def __init__(self, address: tuple[str, int], sim: GitHubSimulator) -> None:
         self.sim = sim
         super().__init__(address, ApiHandler)

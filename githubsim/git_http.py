@@ -15,12 +15,12 @@ import socket
 import ssl
 import struct
 import subprocess
-import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from githubsim.api import SimulatorServer
 from githubsim.gitstore import git_env
 from githubsim.simulator import GitHubSimulator, Repository
 
@@ -30,16 +30,7 @@ ROUTE = re.compile(
 MAX_BODY = 64 * 1024 * 1024
 
 
-class GitServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (timeouts, resets, a test that is done) is not a simulator bug.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
-            return
-        super().handle_error(request, client_address)
-
+class GitServer(SimulatorServer):
     def __init__(self, address: tuple[str, int], sim: GitHubSimulator) -> None:
         self.sim = sim
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

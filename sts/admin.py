@@ -9,26 +9,11 @@ from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from audit.admin import ReadOnlyAdmin
 from sts.models import MintedToken, OidcTokenUse, StsSession, token_fingerprint
 
 # GitHub's token prefixes: https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
 _TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_)\S+$")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that record what happened: an operator reads them and never edits or forges one."""
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OidcTokenUse)
