@@ -73,6 +73,11 @@ class _Source:
     reason: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def adopt(self, row: InstallationRepository) -> _Source:
+        """Takes our record's spelling, GitHub id and installation for this repository."""
+        self.full_name, self.github_id, self.installation = row.full_name, row.github_id, row.installation
+        return self
+
     def exclude(self, reason: str, **detail: Any) -> None:
         self.reason = reason
         self.detail = detail
@@ -151,12 +156,7 @@ def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None)
     """Names checked and de-duplicated, then each matched to an installation of the workspace."""
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
     if sources is None:
-        candidates = [
-            _Source(
-                requested=row.full_name, full_name=row.full_name, github_id=row.github_id, installation=row.installation
-            )
-            for row in rows.order_by("full_name_key")
-        ]
+        candidates = [_Source(requested=row.full_name).adopt(row) for row in rows.order_by("full_name_key")]
     else:
         candidates = _requested(sources)
         names = [candidate.full_name.lower() for candidate in candidates if candidate.open]
@@ -164,12 +164,7 @@ def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None)
         lookups = 0
         for candidate in candidates:
             if candidate.open and candidate.full_name.lower() in known:
-                row = known[candidate.full_name.lower()]
-                candidate.full_name, candidate.github_id, candidate.installation = (
-                    row.full_name,
-                    row.github_id,
-                    row.installation,
-                )
+                candidate.adopt(known[candidate.full_name.lower()])
             elif candidate.open and lookups < MAX_GITHUB_LOOKUPS_PER_MINT:
                 lookups += 1
                 _discover_installation(candidate, workspace=workspace, app=app)

@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 
 from sts.github import GitHubApp, Installation, Repository
 from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
+from workspaces.selectors import installations_for_account
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ def installation_discover(*, workspace: Workspace, full_name: str, app: GitHubAp
     (they lag behind GitHub until the next link or webhook). Only a repository of one of the
     workspace's own accounts is asked about: another organization's never reaches GitHub.
     Raises the `sts.github.GitHubError` family when GitHub cannot answer."""
-    owner = full_name.split("/", 1)[0].lower()
-    installations = [row for row in workspace.installations.all() if row.account_login.lower() == owner]
+    installations = installations_for_account(workspace=workspace, account_login=full_name.split("/", 1)[0])
     if not installations:
         return None
     # GitHub's answer is remembered for a minute, a "no" included: made-up names must not let one
