@@ -44,7 +44,7 @@ test-celery: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy atmospro sts audit workspaces
+	$(BIN)/mypy atmospro github_app sts audit workspaces
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -6,7 +6,6 @@ guessed. Every secret may also come from ``<NAME>_FILE`` (a path), never from bo
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import warnings
 from collections.abc import Mapping
@@ -16,6 +15,8 @@ from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from github_app.http import is_loopback_host
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -110,15 +111,6 @@ class Environment:
 
     def urls(self, name: str, default: list[str]) -> list[str]:
         return [checked_url(name, value) for value in self.strings(name, default)]
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def checked_url(name: str, value: str) -> str:

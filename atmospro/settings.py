@@ -6,8 +6,9 @@ from pathlib import Path
 
 import environ
 
-from atmospro.env import ConfigError, Environment, is_loopback_host
-from atmospro.keys import dev_session_key, load_private_key, load_public_key
+from atmospro.env import ConfigError, Environment
+from github_app.http import is_loopback_host
+from sts.signing_keys import dev_session_key, load_private_key, load_public_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Environment()

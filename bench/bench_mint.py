@@ -79,7 +79,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
 
-    from sts.github import github_memory_clear
+    from github_app.credentials import github_memory_clear
     from sts.sessions import session_issue
     from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
 

@@ -23,8 +23,9 @@ from django.db import IntegrityError, transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from github_app.client import GitHubApp
+from github_app.errors import GitHubError
 from sts.errors import GitHubUnreachable, OidcTokenReplayed, RepositoryNotInWorkspace, StsError, WorkspaceNotFound
-from sts.github import GitHubApp, GitHubError
 from sts.models import OidcTokenUse
 from sts.oidc import run_identity, verify_actions_token
 from sts.sessions import session_issue

@@ -21,15 +21,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from github_app.client import MAX_REPOSITORIES_PER_TOKEN, GitHubApp, InstallationToken
+from github_app.errors import GitHubError, GitHubInstallationSuspended, GitHubUnprocessable
 from sts.errors import InvalidMintRequest, StsError, StsNotEntitled
-from sts.github import (
-    MAX_REPOSITORIES_PER_TOKEN,
-    GitHubApp,
-    GitHubError,
-    GitHubInstallationSuspended,
-    GitHubUnprocessable,
-    InstallationToken,
-)
 from sts.models import MintedToken, StsSession, token_fingerprint
 from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy_bytes
 from sts.policy_store import policy_file_read

@@ -26,9 +26,8 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
-from atmospro.env import is_loopback_host
+from github_app.http import http_request, is_loopback_host
 from sts.errors import InvalidOidcToken, StsError
-from sts.outbound import http_request
 from sts.policy import KNOWN_CLAIMS, SUBJECT_ALIAS
 
 logger = logging.getLogger(__name__)

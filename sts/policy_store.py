@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from sts.github import GitHubApp
+from github_app.client import GitHubApp
 from sts.policy import MAX_POLICY_BYTES, policy_path
 
 CACHE_PREFIX = "sts:policy-file:v1"

@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from github_app.client import GitHubApp
+from github_app.errors import GitHubError
 from sts.errors import StsError
-from sts.github import GitHubApp, GitHubError
 from sts.models import MintedToken, StsSession, token_fingerprint
 
 

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from django.conf import settings
 
-from atmospro.keys import load_private_key, load_public_key
 from sts.errors import InvalidSession, NotAnActionsSession
 from sts.models import StsSession
+from sts.signing_keys import load_private_key, load_public_key
 from workspaces.models import Workspace
 
 SESSION_KIND = "ws:gh:action"

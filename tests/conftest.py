@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 
-from sts.github import github_memory_clear
+from github_app.credentials import github_memory_clear
 
 pytest_plugins = ["githubsim.pytest_plugin"]
 

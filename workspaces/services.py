@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils.dateparse import parse_datetime
 
-from sts.github import GitHubApp, Installation, Repository
+from github_app.client import GitHubApp, Installation, Repository
 from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
 from workspaces.selectors import installations_for_account
 
@@ -53,7 +53,7 @@ def installation_link(*, workspace: Workspace, installation_github_id: int) -> G
     """Reads the installation and its repositories from GitHub as the App and records them for the
     workspace; running it again refreshes both (repositories GitHub no longer lists are forgotten).
 
-    Raises InstallationNotFound, InstallationLinkedElsewhere, or the `sts.github.GitHubError` family
+    Raises InstallationNotFound, InstallationLinkedElsewhere, or the `github_app.errors.GitHubError` family
     (GitHubUnavailable when GitHub does not answer)."""
     app = GitHubApp.from_settings()
     # GitHub first, outside any transaction: slow I/O never holds a database lock.
@@ -73,7 +73,7 @@ def installation_discover(*, workspace: Workspace, full_name: str, app: GitHubAp
     """The workspace's installation that GitHub says covers a repository our records do not list yet
     (they lag behind GitHub until the next link or webhook). Only a repository of one of the
     workspace's own accounts is asked about: another organization's never reaches GitHub.
-    Raises the `sts.github.GitHubError` family when GitHub cannot answer."""
+    Raises the `github_app.errors.GitHubError` family when GitHub cannot answer."""
     installations = installations_for_account(workspace=workspace, account_login=full_name.split("/", 1)[0])
     if not installations:
         return None

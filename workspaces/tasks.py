@@ -7,7 +7,7 @@ import time
 
 from celery import Task, shared_task
 
-from sts.github import GitHubRateLimited, GitHubUnavailable
+from github_app.errors import GitHubRateLimited, GitHubUnavailable
 from workspaces.models import GitHubInstallation
 from workspaces.services import InstallationNotFound, installation_link
 

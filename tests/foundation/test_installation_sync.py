@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sts.github import GitHubUnavailable
+from github_app.errors import GitHubUnavailable
 from workspaces.models import GitHubInstallation, Plan, Workspace
 from workspaces.services import installation_link
 from workspaces.tasks import SYNC_MAX_RETRIES, installation_sync

@@ -1,16 +1,11 @@
-"""sts.github against the simulator: the calls the mint depends on, and GitHub's failures mapped to reasons."""
+"""github_app.client against the simulator: the calls the mint depends on, and GitHub's failures mapped to reasons."""
 
 from __future__ import annotations
 
 import pytest
 
-from sts.github import (
-    GitHubApp,
-    GitHubInstallationSuspended,
-    GitHubRateLimited,
-    GitHubUnavailable,
-    GitHubUnprocessable,
-)
+from github_app.client import GitHubApp
+from github_app.errors import GitHubInstallationSuspended, GitHubRateLimited, GitHubUnavailable, GitHubUnprocessable
 
 from .conftest import ADMITS_ACME_APP
 

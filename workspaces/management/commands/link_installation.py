@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sts.github import GitHubAuthenticationFailed, GitHubError, GitHubRateLimited, GitHubUnavailable
+from github_app.errors import GitHubAuthenticationFailed, GitHubError, GitHubRateLimited, GitHubUnavailable
 from workspaces.selectors import workspace_by_public_id
 from workspaces.services import WorkspaceError, installation_link
 

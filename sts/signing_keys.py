@@ -8,8 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
-
-from atmospro.env import ConfigError
+from django.core.exceptions import ImproperlyConfigured as ConfigError
 
 _KINDS: dict[str, tuple[type, ...]] = {
     "RSA": (rsa.RSAPrivateKey, rsa.RSAPublicKey),

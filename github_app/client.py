@@ -10,9 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import functools
-import logging
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,61 +19,25 @@ from urllib.parse import quote
 
 import jwt
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
-from sts.outbound import http_request
-
-logger = logging.getLogger(__name__)
+from github_app.credentials import app_jwts, app_jwts_lock, app_private_key, rate_limits, reader_tokens
+from github_app.errors import (
+    GitHubAuthenticationFailed,
+    GitHubError,
+    GitHubForbidden,
+    GitHubInstallationSuspended,
+    GitHubNotFound,
+    GitHubRateLimited,
+    GitHubUnavailable,
+    GitHubUnprocessable,
+)
+from github_app.http import http_request
 
 API_VERSION = "2022-11-28"
 MAX_REPOSITORIES_PER_TOKEN = 500  # GitHub's limit for `repositories` on access_tokens
 READ_ATTEMPTS = 3
 READ_DEADLINE_SECONDS = 8.0
-READER_TOKEN_MARGIN_SECONDS = 300  # stop reusing our own reader token this long before it expires
-
-
-class GitHubError(Exception):
-    """A failure talking to GitHub; `reason` is the stable tag an exclusion or an audit row carries."""
-
-    reason = "github_error"
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        self.status = status
-        super().__init__(message)
-
-
-class GitHubNotFound(GitHubError):
-    reason = "github_not_found"
-
-
-class GitHubUnprocessable(GitHubError):
-    reason = "github_unprocessable"
-
-
-class GitHubInstallationSuspended(GitHubError):
-    reason = "installation_suspended"
-
-
-class GitHubForbidden(GitHubError):
-    reason = "github_forbidden"
-
-
-class GitHubRateLimited(GitHubError):
-    reason = "github_rate_limited"
-
-    def __init__(self, message: str, *, status: int | None = None, retry_at: float) -> None:
-        self.retry_at = retry_at
-        super().__init__(message, status=status)
-
-
-class GitHubUnavailable(GitHubError):
-    reason = "github_unavailable"
-
-
-class GitHubAuthenticationFailed(GitHubError):
-    reason = "github_authentication_failed"
 
 
 @dataclass(frozen=True)
@@ -130,73 +91,6 @@ class FileContent:
     not_modified: bool = False
 
 
-class _RateLimitMemory:
-    """When GitHub said a credential is exhausted, calls with it wait for the reset instead of hammering."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._until: dict[str, float] = {}
-
-    def check(self, credential: str) -> None:
-        with self._lock:
-            until = self._until.get(credential, 0.0)
-        if until > time.time():
-            raise GitHubRateLimited("GitHub's rate limit for this credential is exhausted.", retry_at=until)
-
-    def remember(self, credential: str, until: float) -> None:
-        with self._lock:
-            self._until[credential] = until
-
-    def clear(self) -> None:
-        with self._lock:
-            self._until.clear()
-
-
-_rate_limits = _RateLimitMemory()
-_app_jwts: dict[tuple[str, str], tuple[str, float]] = {}
-_app_jwts_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=4)
-def _private_key(pem: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):  # settings check this at start; a test may not have
-        raise GitHubAuthenticationFailed("GITHUB_APP_PRIVATE_KEY must be an RSA private key.")
-    return key
-
-
-class _ReaderTokens:
-    """Our own installation tokens for reading policy files: per process, in memory only, reused
-    until shortly before they expire; never handed to a caller, never in a shared cache or the database."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._locks: dict[tuple[str, int], threading.Lock] = {}
-        self._tokens: dict[tuple[str, int], InstallationToken] = {}
-
-    def get(self, app: GitHubApp, installation_id: int) -> str:
-        key = (app.api_url, installation_id)
-        with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # one creation per installation at a time: concurrent policy reads share it
-            current = self._tokens.get(key)
-            if current is None or current.expires_at_datetime.timestamp() - time.time() < READER_TOKEN_MARGIN_SECONDS:
-                current = app.create_installation_token(installation_id, permissions={"contents": "read"})
-                self._tokens[key] = current
-            return current.token
-
-    def forget(self, app: GitHubApp, installation_id: int) -> None:
-        with self._lock:
-            self._tokens.pop((app.api_url, installation_id), None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tokens.clear()
-
-
-reader_tokens = _ReaderTokens()
-
-
 class GitHubApp:
     def __init__(self, *, api_url: str, app_id: str, private_key_pem: str) -> None:
         self.api_url = api_url.rstrip("/")
@@ -226,8 +120,8 @@ class GitHubApp:
         Reused until a minute before it expires: signing is cheap once the key is loaded, but
         loading a PEM (with its consistency checks) costs tens of milliseconds."""
         key = (self.app_id, self._private_key_pem)
-        with _app_jwts_lock:
-            cached = _app_jwts.get(key)
+        with app_jwts_lock:
+            cached = app_jwts.get(key)
             if cached is not None and cached[1] - time.time() > 60:
                 return cached[0]
             now = int(time.time())
@@ -235,10 +129,10 @@ class GitHubApp:
             expires = now + 540
             token = jwt.encode(
                 {"iat": now - 60, "exp": expires, "iss": self.app_id},
-                _private_key(self._private_key_pem),
+                app_private_key(self._private_key_pem),
                 algorithm="RS256",
             )
-            _app_jwts[key] = (token, float(expires))
+            app_jwts[key] = (token, float(expires))
             return token
 
     def installation_for_repository(self, full_name: str) -> Installation | None:
@@ -404,7 +298,7 @@ class GitHubApp:
     ) -> requests.Response | None:
         """One request with bounded retries for idempotent reads; None for a 404."""
         if credential is not None:
-            _rate_limits.check(credential)
+            rate_limits.check(credential)
         all_headers = {
             "Authorization": f"Bearer {bearer}",
             "Accept": "application/vnd.github+json",
@@ -427,7 +321,7 @@ class GitHubApp:
                     return None
                 failure = _error_for(response, method, path)
                 if isinstance(failure, GitHubRateLimited) and credential is not None:
-                    _rate_limits.remember(credential, failure.retry_at)
+                    rate_limits.remember(credential, failure.retry_at)
                 if not isinstance(failure, GitHubUnavailable):
                     raise failure
             pause = 0.25 * 3 ** (attempt - 1)
@@ -489,11 +383,3 @@ def _error_for(response: requests.Response, method: str, path: str) -> GitHubErr
     if status >= 500:
         return GitHubUnavailable(f"GitHub answered {status} on {where}.", status=status)
     return GitHubError(f"GitHub answered {status} on {where}: {message}", status=status)
-
-
-def github_memory_clear() -> None:
-    """Forget reader tokens, App JWTs and rate-limit waits (after a key rotation, and between tests)."""
-    reader_tokens.clear()
-    _rate_limits.clear()
-    with _app_jwts_lock:
-        _app_jwts.clear()

@@ -7,6 +7,7 @@ Sessions are per thread: ``requests.Session`` is not documented as thread-safe.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from typing import Any
 
@@ -37,3 +38,13 @@ def http_request(method: str, url: str, *, timeout: float | None = None, **kwarg
         verify=settings.GITHUB_CA_BUNDLE or True,
         **kwargs,
     )
+
+
+def is_loopback_host(host: str) -> bool:
+    """Where plain http is allowed: the simulator on this machine, never a host across a network."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

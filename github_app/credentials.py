@@ -1,0 +1,97 @@
+"""What the App remembers of its credentials between calls, per process and in memory only:
+App JWTs, our own reader tokens, and the credentials GitHub told us are exhausted.
+
+None of it is a decision: losing it costs a GitHub call, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from github_app.errors import GitHubAuthenticationFailed, GitHubRateLimited
+
+if TYPE_CHECKING:
+    from github_app.client import GitHubApp, InstallationToken
+
+READER_TOKEN_MARGIN_SECONDS = 300  # stop reusing our own reader token this long before it expires
+
+
+class _RateLimitMemory:
+    """When GitHub said a credential is exhausted, calls with it wait for the reset instead of hammering."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: dict[str, float] = {}
+
+    def check(self, credential: str) -> None:
+        with self._lock:
+            until = self._until.get(credential, 0.0)
+        if until > time.time():
+            raise GitHubRateLimited("GitHub's rate limit for this credential is exhausted.", retry_at=until)
+
+    def remember(self, credential: str, until: float) -> None:
+        with self._lock:
+            self._until[credential] = until
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+rate_limits = _RateLimitMemory()
+app_jwts: dict[tuple[str, str], tuple[str, float]] = {}
+app_jwts_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def app_private_key(pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):  # settings check this at start; a test may not have
+        raise GitHubAuthenticationFailed("GITHUB_APP_PRIVATE_KEY must be an RSA private key.")
+    return key
+
+
+class _ReaderTokens:
+    """Our own installation tokens for reading policy files: per process, in memory only, reused
+    until shortly before they expire; never handed to a caller, never in a shared cache or the database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[tuple[str, int], threading.Lock] = {}
+        self._tokens: dict[tuple[str, int], InstallationToken] = {}
+
+    def get(self, app: GitHubApp, installation_id: int) -> str:
+        key = (app.api_url, installation_id)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one creation per installation at a time: concurrent policy reads share it
+            current = self._tokens.get(key)
+            if current is None or current.expires_at_datetime.timestamp() - time.time() < READER_TOKEN_MARGIN_SECONDS:
+                current = app.create_installation_token(installation_id, permissions={"contents": "read"})
+                self._tokens[key] = current
+            return current.token
+
+    def forget(self, app: GitHubApp, installation_id: int) -> None:
+        with self._lock:
+            self._tokens.pop((app.api_url, installation_id), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+reader_tokens = _ReaderTokens()
+
+
+def github_memory_clear() -> None:
+    """Forget reader tokens, App JWTs and rate-limit waits (after a key rotation, and between tests)."""
+    reader_tokens.clear()
+    rate_limits.clear()
+    with app_jwts_lock:
+        app_jwts.clear()
