@@ -145,7 +145,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "sts.envelope.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "oidc_exchange": env.string("STS_EXCHANGE_THROTTLE", "120/minute"),
-        "mint": env.string("STS_MINT_THROTTLE", "120/minute"),
+        # Per workspace, and per calling repository within it: the mint and the revocation together.
+        "sts_workspace": env.string("STS_WORKSPACE_THROTTLE", "600/minute"),
+        "sts_caller": env.string("STS_CALLER_THROTTLE", "120/minute"),
     },
     "NUM_PROXIES": env.integer("NUM_PROXIES", 0, minimum=0, maximum=10),
 }

@@ -47,7 +47,8 @@ def configure(sim: GitHubSimulator, postgres: bool, var_dir: str) -> None:
         GITHUB_APP_PRIVATE_KEY=sim.app_private_key_pem,
         GITHUB_HOST=sim.git_host,
         GITHUB_CA_BUNDLE=sim.ca_file,
-        STS_MINT_THROTTLE="1000000/minute",
+        STS_WORKSPACE_THROTTLE="1000000/minute",
+        STS_CALLER_THROTTLE="1000000/minute",
         LOG_LEVEL="WARNING",
     )
     if postgres:

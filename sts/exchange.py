@@ -10,7 +10,7 @@ A token refused at step 3 (unknown workspace, repository not in the workspace) i
 token is used, whatever came of the use, so a token cannot be replayed against workspace after
 workspace to probe which ones exist or cover it. The Atmos CLI never retries the exchange.
 
-Every attempt, accepted or refused, writes exactly one audit event, without the token.
+Every attempt, accepted or refused, leaves exactly one audit event (through the request's trail), without the token.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.trail import AuditTrail
 from github_app.client import GitHubApp
 from github_app.errors import GitHubError
-from sts.errors import GitHubUnreachable, OidcTokenReplayed, RepositoryNotInWorkspace, StsError, WorkspaceNotFound
+from sts.errors import GitHubUnreachable, OidcTokenReplayed, RepositoryNotInWorkspace, WorkspaceNotFound
 from sts.models import OidcTokenUse
 from sts.oidc import run_identity, verify_actions_token
 from sts.sessions import session_issue
@@ -34,83 +33,33 @@ from workspaces.selectors import installed_repository, workspace_by_public_id
 from workspaces.services import installation_discover
 
 
-def oidc_exchange(*, token: str, workspace_id: str, request_id: str, client_ip: str) -> str:
-    """The session JWT for a verified, first-used OIDC token of a repository installed in the workspace."""
-    claims: Mapping[str, Any] = {}
-    try:
-        claims = verify_actions_token(token)
-        _burn(issuer=claims["iss"], jti=claims["jti"], expires_at=claims["exp"])
-        workspace = workspace_by_public_id(workspace_id)
-        if workspace is None:
-            raise WorkspaceNotFound()
-        repository = _caller_repository(workspace=workspace, claims=claims)
-        # By id, not by name: a repository (or an organization) deleted and created again under the
-        # same name is someone else (https://docs.github.com/en/actions/reference/security/oidc#oidc-token-claims).
-        if (
-            repository is None
-            or repository.github_id != int(claims["repository_id"])
-            or repository.installation.account_id != int(claims["repository_owner_id"])
-        ):
-            raise RepositoryNotInWorkspace()
-        identity = run_identity(claims)
-        session_token, session = session_issue(workspace=workspace, identity=identity, request_id=request_id)
-    except Exception as error:
-        # A refusal (StsError), or a bug or a broken database: recorded either way, then re-raised
-        # for the envelope (a 500 for anything that is not an StsError).
-        known = error if isinstance(error, StsError) else StsError()
-        exchange_refusal_record(
-            request_id=request_id,
-            error_tag=known.tag,
-            status=known.status,
-            reason=known.message,
-            workspace_id=workspace_id,
-            client_ip=client_ip,
-            claims=claims,
-        )
-        raise
-    audit_record(
-        action=AuditEvent.Action.OIDC_EXCHANGE,
-        outcome=AuditEvent.Outcome.ALLOWED,
-        request_id=request_id,
-        workspace_public_id=workspace.public_id,
-        identity=identity,
-        detail={"session": session.jti, **_token_facts(claims), "client_ip": client_ip},
-    )
+def oidc_exchange(*, token: str, workspace_id: str, trail: AuditTrail) -> str:
+    """The session JWT for a verified, first-used OIDC token of a repository installed in the workspace.
+
+    The trail learns the run's identity only once the token's signature verified: before that,
+    nothing the token says about its caller is known, so nothing of it is recorded."""
+    trail.identify(workspace_public_id=workspace_id[:40])
+    claims = verify_actions_token(token)
+    identity = run_identity(claims)
+    # Which token this was, without the token: issuer and jti identify it in GitHub's terms.
+    trail.note(oidc_issuer=claims["iss"], oidc_jti=claims["jti"])
+    trail.identify(workspace_public_id=workspace_id[:40], identity=identity)
+    _burn(issuer=claims["iss"], jti=claims["jti"], expires_at=claims["exp"])
+    workspace = workspace_by_public_id(workspace_id)
+    if workspace is None:
+        raise WorkspaceNotFound()
+    repository = _caller_repository(workspace=workspace, claims=claims)
+    # By id, not by name: a repository (or an organization) deleted and created again under the
+    # same name is someone else (https://docs.github.com/en/actions/reference/security/oidc#oidc-token-claims).
+    if (
+        repository is None
+        or repository.github_id != int(claims["repository_id"])
+        or repository.installation.account_id != int(claims["repository_owner_id"])
+    ):
+        raise RepositoryNotInWorkspace()
+    session_token, session = session_issue(workspace=workspace, identity=identity, request_id=trail.request_id)
+    trail.note(session=session.jti)
     return session_token
-
-
-def exchange_refusal_record(
-    *,
-    request_id: str,
-    error_tag: str,
-    status: int,
-    reason: str,
-    workspace_id: str = "",
-    client_ip: str = "",
-    claims: Mapping[str, Any] | None = None,
-) -> AuditEvent:
-    """The audit event of a refused (4xx) or failed (5xx) exchange attempt.
-
-    ``claims`` are given only once the token's signature verified: before that, nothing the token
-    says about its caller is known, so nothing of it is recorded.
-    """
-    claims = claims or {}
-    return audit_record(
-        action=AuditEvent.Action.OIDC_EXCHANGE,
-        outcome=AuditEvent.Outcome.ERROR if status >= 500 else AuditEvent.Outcome.DENIED,
-        request_id=request_id,
-        error_tag=error_tag,
-        workspace_public_id=workspace_id[:40],
-        identity=run_identity(claims),
-        detail={"reason": reason, "status": status, **_token_facts(claims), "client_ip": client_ip},
-    )
-
-
-def _token_facts(claims: Mapping[str, Any]) -> dict[str, Any]:
-    """Which token this was, without the token: issuer and jti identify it in GitHub's terms."""
-    if not claims:
-        return {}
-    return {"oidc_issuer": claims.get("iss"), "oidc_jti": claims.get("jti")}
 
 
 def _caller_repository(*, workspace: Workspace, claims: Mapping[str, Any]) -> InstallationRepository | None:

@@ -20,10 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_record
+from audit.trail import AuditTrail
 from github_app.client import MAX_REPOSITORIES_PER_TOKEN, GitHubApp, InstallationToken
 from github_app.errors import GitHubError, GitHubInstallationSuspended, GitHubUnprocessable
-from sts.errors import InvalidMintRequest, StsError, StsNotEntitled
+from sts.errors import InvalidMintRequest, StsNotEntitled
 from sts.models import MintedToken, StsSession, token_fingerprint
 from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy_bytes
 from sts.policy_store import policy_file_read
@@ -97,16 +97,13 @@ class MintResult:
 
 
 def token_mint(
-    *, session: StsSession, sources: list[str] | None, policy_name: str | None, request_id: str
+    *, session: StsSession, sources: list[str] | None, policy_name: str | None, trail: AuditTrail
 ) -> MintResult:
     workspace = session.workspace
     policy_name = policy_name or DEFAULT_POLICY_NAME  # "" is the client's unset field, like an absent one
     sources = sources or None  # an empty list asks for the same as no list: every admitted repository
-    try:
-        _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
-    except StsError as error:
-        mint_refusal_record(session=session, request_id=request_id, error=error, policy_name=policy_name)
-        raise
+    trail.note(policy_name=policy_name[:100])
+    _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
 
     app = GitHubApp.from_settings()
     candidates = _resolve(workspace=workspace, app=app, sources=sources)
@@ -118,7 +115,7 @@ def token_mint(
         _mint_tokens(app=app, candidates=candidates, minted=minted)
         return _record(
             session=session,
-            request_id=request_id,
+            trail=trail,
             policy_name=policy_name,
             sources=sources,
             candidates=candidates,
@@ -332,7 +329,7 @@ def _mark_suspended(installation_id: int) -> None:
 def _record(
     *,
     session: StsSession,
-    request_id: str,
+    trail: AuditTrail,
     policy_name: str,
     sources: list[str] | None,
     candidates: list[_Source],
@@ -354,7 +351,7 @@ def _record(
                 installation_github_id=installation.github_id,
                 repositories=repositories,
                 permissions=token.permissions,
-                request_id=request_id,
+                request_id=trail.request_id,
                 expires_at=token.expires_at_datetime,
             )
             tokens.append(
@@ -383,20 +380,12 @@ def _record(
             # Without sources, a repository that never opted in is not listed back to the caller.
             if candidate.reason is not None and (sources is not None or candidate.reason != Reason.NO_POLICY)
         ]
-        audit_record(
-            action=AuditEvent.Action.STS_MINT,
-            outcome=AuditEvent.Outcome.ALLOWED if tokens else AuditEvent.Outcome.DENIED,
-            request_id=request_id,
-            workspace_public_id=session.workspace.public_id,
-            identity=session.identity,
-            detail={
-                "session": session.jti,
-                "policy_name": policy_name,
-                "requested": sources if sources is not None else "all",
-                "decisions": [candidate.decision() for candidate in candidates],
-                "tokens": audit_tokens,
-            },
-        )
+    trail.decide(AuditEvent.Outcome.ALLOWED if tokens else AuditEvent.Outcome.DENIED)
+    trail.note(
+        requested=sources if sources is not None else "all",
+        decisions=[candidate.decision() for candidate in candidates],
+        tokens=audit_tokens,
+    )
     return MintResult(tokens=tokens, excluded=excluded)
 
 
@@ -406,19 +395,6 @@ def _remember_repositories(installation: GitHubInstallation, token: Installation
         InstallationRepository.objects.get_or_create(
             installation=installation, github_id=repository.id, defaults={"full_name": repository.full_name}
         )
-
-
-def mint_refusal_record(*, session: StsSession, request_id: str, error: StsError, policy_name: str) -> None:
-    """The audit event of a mint refused before any source was decided (entitlement, request shape)."""
-    audit_record(
-        action=AuditEvent.Action.STS_MINT,
-        outcome=AuditEvent.Outcome.DENIED,
-        request_id=request_id,
-        workspace_public_id=session.workspace.public_id,
-        identity=session.identity,
-        error_tag=error.tag,
-        detail={"session": session.jti, "policy_name": policy_name[:100], "reason": error.message},
-    )
 
 
 def _revoke_quietly(app: GitHubApp, token: InstallationToken) -> None:

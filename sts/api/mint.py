@@ -6,21 +6,17 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from audit.models import AuditEvent
-from audit.services import audit_record
-from sts.api.parsing import BoundedJSONParser, StrictCharField
-from sts.envelope import request_id_of, success_response
-from sts.errors import InvalidMintRequest, InvalidSession, StsError
-from sts.mint import mint_refusal_record, token_mint
-from sts.models import StsSession
-from sts.revocation import revocation_record, token_revoke
-from sts.sessions import session_verify
-from sts.throttles import MintThrottle
+from sts.api.base import ActionsSessionAuthentication, AuditedApiView
+from sts.api.parsing import StrictCharField
+from sts.envelope import success_response
+from sts.errors import InvalidMintRequest
+from sts.mint import token_mint
+from sts.revocation import token_revoke
+from sts.throttles import CallerRepositoryThrottle, WorkspaceThrottle
 
 
 class MintInputSerializer(serializers.Serializer):
@@ -36,24 +32,6 @@ class MintInputSerializer(serializers.Serializer):
 
 class RevokeInputSerializer(serializers.Serializer):
     token = StrictCharField(write_only=True, max_length=4096, trim_whitespace=False)
-
-
-def actions_session(request: Request, *, action: str) -> StsSession:
-    """The verified session of the bearer; a refusal is audited like every other."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    try:
-        if scheme.lower() != "bearer" or not credentials.strip():
-            raise InvalidSession("Send the session as 'Authorization: Bearer <token>'.")
-        return session_verify(credentials.strip())
-    except StsError as error:
-        audit_record(
-            action=action,
-            outcome=AuditEvent.Outcome.DENIED,
-            request_id=request_id_of(request),
-            error_tag=error.tag,
-            detail={"reason": error.message},
-        )
-        raise
 
 
 def _validated(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
@@ -78,38 +56,29 @@ def _first(problems: Any) -> str:
     return str(problems)
 
 
-class _SessionView(APIView):
-    parser_classes = [BoundedJSONParser]
-    renderer_classes = [JSONRenderer]
-    authentication_classes: list[type] = []
-    permission_classes: list[type] = []
-    throttle_classes = [MintThrottle]
+class _SessionView(AuditedApiView):
+    authentication_classes = [ActionsSessionAuthentication]
+    throttle_classes = [WorkspaceThrottle, CallerRepositoryThrottle]
 
 
 class MintView(_SessionView):
+    audit_action = AuditEvent.Action.STS_MINT
+
     def post(self, request: Request) -> Response:
-        session = actions_session(request, action=AuditEvent.Action.STS_MINT)
-        try:
-            body = _validated(request, MintInputSerializer)
-        except StsError as error:
-            mint_refusal_record(session=session, request_id=request_id_of(request), error=error, policy_name="")
-            raise
+        body = _validated(request, MintInputSerializer)
         result = token_mint(
-            session=session,
+            session=self.session(request),
             sources=body.get("sources"),
             policy_name=body.get("policyName"),
-            request_id=request_id_of(request),
+            trail=self.trail,
         )
         return success_response(request, result.as_data())
 
 
 class RevokeView(_SessionView):
+    audit_action = AuditEvent.Action.STS_REVOKE
+
     def post(self, request: Request) -> Response:
-        session = actions_session(request, action=AuditEvent.Action.STS_REVOKE)
-        try:
-            body = _validated(request, RevokeInputSerializer)
-        except StsError as error:
-            revocation_record(session=session, request_id=request_id_of(request), fingerprint="", error=error)
-            raise
-        minted = token_revoke(session=session, token=body["token"], request_id=request_id_of(request))
+        body = _validated(request, RevokeInputSerializer)
+        minted = token_revoke(session=self.session(request), token=body["token"], trail=self.trail)
         return success_response(request, {"revoked": True, "fingerprint": minted.fingerprint})

@@ -412,7 +412,7 @@ def test_it_answers_an_unknown_route_with_a_404_envelope(db: None, client: Clien
 def test_it_throttles_a_client_that_exchanges_too_often(acme: Acme, client: Client, settings: Any) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"oidc_exchange": "2/minute", "mint": "2/minute"},
+        "DEFAULT_THROTTLE_RATES": {"oidc_exchange": "2/minute", "sts_workspace": "2/minute", "sts_caller": "2/minute"},
     }
     for _ in range(2):
         exchange(client, {"token": acme.token(), "workspaceId": acme.workspace.public_id})
@@ -434,7 +434,7 @@ def test_a_flood_of_throttled_requests_leaves_one_audit_event_a_minute(
 ) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"oidc_exchange": "1/minute", "mint": "1/minute"},
+        "DEFAULT_THROTTLE_RATES": {"oidc_exchange": "1/minute", "sts_workspace": "1/minute", "sts_caller": "1/minute"},
     }
     statuses = [
         exchange(client, {"token": "x", "workspaceId": acme.workspace.public_id}).status_code for _ in range(20)

@@ -1,0 +1,89 @@
+"""One audit event per request: the trail is opened when a request reaches an audited endpoint,
+filled by the services as they decide, and written exactly once when the response is final.
+
+Whatever way a request ends (success, refusal, exception, throttle, wrong method or media type), the
+API's base view writes its trail after the response is settled, outside every transaction a service
+may have opened and rolled back, so no event disappears with a rollback and none is written twice.
+Services never call the audit writer for a request themselves; they tell the trail what they know.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+
+# The largest `detail` an event may hold, as JSON. Services keep their facts bounded themselves
+# (counts, the first few names); this cap is the guarantee behind them, whatever a caller sends.
+MAX_DETAIL_BYTES = 16 * 1024
+
+
+class AuditTrail:
+    def __init__(self, *, action: str, request_id: str) -> None:
+        self.action = action
+        self.request_id = request_id
+        self.workspace_public_id = ""
+        self.identity: dict[str, Any] = {}
+        self.detail: dict[str, Any] = {}
+        self.outcome: str | None = None
+        self._event: AuditEvent | None = None
+
+    def identify(self, *, workspace_public_id: str, identity: Mapping[str, Any] | None = None) -> None:
+        """Who is asking, once it is verified: never before, so an unverified claim is never recorded."""
+        self.workspace_public_id = workspace_public_id
+        if identity is not None:
+            self.identity = dict(identity)
+
+    def note(self, **facts: Any) -> None:
+        self.detail.update(facts)
+
+    def decide(self, outcome: str) -> None:
+        """The outcome of a request that succeeded at the HTTP level: a mint that granted nothing is denied."""
+        self.outcome = outcome
+
+    @property
+    def written(self) -> bool:
+        return self._event is not None
+
+    def write(self, *, status: int, error_tag: str = "", message: str = "") -> AuditEvent:
+        """Records the event once; a second call returns the first event unchanged."""
+        if self._event is not None:
+            return self._event
+        detail = dict(self.detail)
+        if error_tag:
+            detail.update(status=status, reason=message[:500])
+        self._event = audit_record(
+            action=self.action,
+            outcome=_outcome(status=status, error_tag=error_tag, decided=self.outcome),
+            request_id=self.request_id,
+            workspace_public_id=self.workspace_public_id,
+            identity=self.identity,
+            detail=bounded(detail),
+            error_tag=error_tag,
+        )
+        return self._event
+
+
+def _outcome(*, status: int, error_tag: str, decided: str | None) -> str:
+    if status >= 500:
+        return AuditEvent.Outcome.ERROR
+    if error_tag:
+        return AuditEvent.Outcome.DENIED
+    return decided or AuditEvent.Outcome.ALLOWED
+
+
+def bounded(detail: dict[str, Any]) -> dict[str, Any]:
+    """`detail` itself when it fits the cap; otherwise its largest entries are replaced by a note
+    saying how large they were, until it fits. Nothing is silently cut in the middle of a value."""
+    sizes = {key: len(json.dumps(value, default=str)) for key, value in detail.items()}
+    if sum(sizes.values()) <= MAX_DETAIL_BYTES:
+        return detail
+    kept = dict(detail)
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        kept[key] = {"omitted": True, "bytes": sizes[key]}
+        if len(json.dumps(kept, default=str)) <= MAX_DETAIL_BYTES:
+            break
+    return kept
