@@ -16,13 +16,14 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from django.conf import settings
+from django.utils import timezone
 
 from sts.errors import InvalidSession, NotAnActionsSession
 from sts.models import StsSession
@@ -102,6 +103,9 @@ def session_verify(token: str) -> StsSession:
             audience=SESSION_AUDIENCE,
             issuer=SESSION_ISSUER,
             options={"require": ["exp", "iat", "iss", "aud", "jti", "sub"]},
+            # Servers' clocks differ by a little: a session one of them issued a second "in the future"
+            # is fresh, not invalid. The same leeway as for the OIDC tokens.
+            leeway=settings.STS_OIDC_LEEWAY_SECONDS,
         )
     except jwt.InvalidTokenError:
         raise InvalidSession() from None
@@ -109,7 +113,11 @@ def session_verify(token: str) -> StsSession:
         raise NotAnActionsSession()
     jti = claims["jti"]
     session = StsSession.objects.select_related("workspace", "workspace__plan").filter(jti=str(jti)).first()
-    if session is None or session.is_expired() or session.workspace.public_id != claims.get(WORKSPACE_CLAIM):
+    if (
+        session is None
+        or session.expires_at + timedelta(seconds=settings.STS_OIDC_LEEWAY_SECONDS) <= timezone.now()
+        or session.workspace.public_id != claims.get(WORKSPACE_CLAIM)
+    ):
         raise InvalidSession()
     return session
 

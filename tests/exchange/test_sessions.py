@@ -97,21 +97,58 @@ def test_it_caps_the_lifetime_at_the_configured_maximum(workspace: Workspace, se
     assert claims["exp"] - claims["iat"] == 3600
 
 
-def test_it_refuses_a_session_whose_exp_has_passed(workspace: Workspace, settings: Any) -> None:
+def test_it_refuses_a_session_whose_exp_has_passed_beyond_the_leeway(workspace: Workspace, settings: Any) -> None:
+    settings.STS_OIDC_LEEWAY_SECONDS = 5
     token, _ = issue(workspace)
     _, claims, _ = segments(token)
-    claims.update(iat=int(time.time()) - 7200, exp=int(time.time()) - 10)
+    claims.update(iat=int(time.time()) - 7200, exp=int(time.time()) - 6)
 
     with pytest.raises(InvalidSession):
         session_verify(forged(settings.STS_SESSION_SIGNING_KEY, claims))
 
 
-def test_it_refuses_a_session_whose_record_has_expired(workspace: Workspace) -> None:
+def test_it_refuses_a_session_whose_record_has_expired_beyond_the_leeway(workspace: Workspace, settings: Any) -> None:
+    settings.STS_OIDC_LEEWAY_SECONDS = 5
     token, session = issue(workspace)
-    StsSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    StsSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(seconds=6))
 
     with pytest.raises(InvalidSession):
         session_verify(token)
+
+
+def test_it_accepts_a_session_issued_by_a_server_whose_clock_runs_ahead(
+    workspace: Workspace, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.STS_OIDC_LEEWAY_SECONDS = 5
+    ahead = time.time() + 3
+    monkeypatch.setattr("sts.sessions.time.time", lambda: ahead)
+    token, session = issue(workspace)
+    monkeypatch.undo()
+
+    assert session_verify(token).pk == session.pk
+
+
+def test_it_refuses_a_session_issued_further_ahead_than_the_leeway(
+    workspace: Workspace, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.STS_OIDC_LEEWAY_SECONDS = 5
+    ahead = time.time() + 30
+    monkeypatch.setattr("sts.sessions.time.time", lambda: ahead)
+    token, _ = issue(workspace)
+    monkeypatch.undo()
+
+    with pytest.raises(InvalidSession):
+        session_verify(token)
+
+
+def test_it_accepts_a_session_just_past_its_exp_within_the_leeway(workspace: Workspace, settings: Any) -> None:
+    settings.STS_OIDC_LEEWAY_SECONDS = 5
+    token, session = issue(workspace)
+    _, claims, _ = segments(token)
+    claims.update(exp=int(time.time()) - 2)
+    StsSession.objects.filter(pk=session.pk).update(expires_at=timezone.now() - timedelta(seconds=2))
+
+    assert session_verify(forged(settings.STS_SESSION_SIGNING_KEY, claims)).pk == session.pk
 
 
 def test_it_refuses_a_session_whose_record_is_gone(workspace: Workspace) -> None:
