@@ -1,10 +1,17 @@
-"""The audit log: one row per STS decision, written once and never changed (see the migration's triggers)."""
+"""The audit log: one row per decision, written once and never changed (see the migrations' triggers).
+
+Each workspace's events form a hash chain (`sequence`, `previous_hash`, `hash`; `audit.chain`), so a
+row altered or removed behind the database's back is found by `manage.py audit_verify`. Old events
+leave only through retention, which first writes a signed checkpoint: the database refuses to
+delete any event that no checkpoint covers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEvent(models.Model):
@@ -27,7 +34,8 @@ class AuditEvent(models.Model):
         DENIED = "denied"
         ERROR = "error"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the writer before the hash is computed (auto_now_add would overwrite it after).
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     request_id = models.CharField("trace id", max_length=64, db_index=True)
     action = models.CharField(max_length=100, choices=Action.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
@@ -41,9 +49,17 @@ class AuditEvent(models.Model):
     run_id = models.CharField(max_length=32, blank=True)
     identity = models.JSONField(default=dict)
     detail = models.JSONField(default=dict)
+    # The workspace's chain ("" is the chain of events that name no workspace).
+    sequence = models.BigIntegerField(editable=False)
+    previous_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Two writers can never both extend a chain from the same link: no fork, whatever the Python does.
+            models.UniqueConstraint(fields=["workspace_public_id", "sequence"], name="audit_chain_without_forks"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.outcome} {self.repository or '?'} ({self.request_id})"
@@ -55,3 +71,33 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("Audit events are immutable.")
+
+
+class AuditChainHead(models.Model):
+    """The last link of one workspace's chain; writers lock it, so links are added one at a time."""
+
+    workspace_public_id = models.CharField(max_length=40, unique=True)
+    sequence = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.workspace_public_id or '(no workspace)'} at #{self.sequence}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where a workspace's kept chain starts after retention removed older events: the last removed
+    event's sequence and hash, signed with the server's key. Written once, never changed."""
+
+    workspace_public_id = models.CharField(max_length=40)
+    sequence = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace_public_id", "sequence"], name="one_checkpoint_per_link")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_public_id or '(no workspace)'} up to #{self.sequence}"

@@ -1,15 +1,19 @@
-"""The single write path of the audit log."""
+"""The single write path of the audit log, and the single way out of it (retention)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.chain import GENESIS_HASH, checkpoint_signature, event_hash
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ def audit_record(
 ) -> AuditEvent:
     identity = _scrubbed(dict(identity or {}))
     columns = {name: str(identity.get(name, ""))[: _max_length(name)] for name in IDENTITY_COLUMNS}
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         action=action,
         outcome=outcome,
         request_id=request_id,
@@ -45,6 +49,52 @@ def audit_record(
         detail=_scrubbed(dict(detail or {})),
         **columns,
     )
+    # JSON as the database gives it back, so the hash computed now is the one a verifier recomputes.
+    event.identity, event.detail = json.loads(json.dumps(event.identity)), json.loads(json.dumps(event.detail))
+    with transaction.atomic():
+        head = _locked_head(event.workspace_public_id)
+        event.sequence, event.previous_hash = head.sequence + 1, head.hash
+        event.created_at = timezone.now()
+        event.hash = event_hash(event)
+        event.save()
+        AuditChainHead.objects.filter(pk=head.pk).update(sequence=event.sequence, hash=event.hash)
+    return event
+
+
+def _locked_head(workspace_public_id: str) -> AuditChainHead:
+    """The chain's head, locked until the transaction ends: concurrent writers of one workspace take turns."""
+    AuditChainHead.objects.bulk_create(
+        [AuditChainHead(workspace_public_id=workspace_public_id, sequence=0, hash=GENESIS_HASH)],
+        ignore_conflicts=True,
+    )
+    return AuditChainHead.objects.select_for_update().get(workspace_public_id=workspace_public_id)
+
+
+def audit_retention_apply(*, workspace_public_id: str, before: datetime) -> AuditCheckpoint | None:
+    """Removes a workspace's events created before `before`, through the one path the database allows:
+    a signed checkpoint at the last removed event, then the removal of the events it covers. None when
+    nothing is old enough."""
+    with transaction.atomic():
+        _locked_head(workspace_public_id)  # no event is added to this chain meanwhile
+        last = (
+            AuditEvent.objects.filter(workspace_public_id=workspace_public_id, created_at__lt=before)
+            .order_by("-sequence")
+            .first()
+        )
+        if last is None:
+            return None
+        checkpoint, _ = AuditCheckpoint.objects.get_or_create(
+            workspace_public_id=workspace_public_id,
+            sequence=last.sequence,
+            defaults={
+                "hash": last.hash,
+                "signature": checkpoint_signature(
+                    workspace_public_id=workspace_public_id, sequence=last.sequence, hash=last.hash
+                ),
+            },
+        )
+        AuditEvent.objects.filter(workspace_public_id=workspace_public_id, sequence__lte=last.sequence).delete()
+    return checkpoint
 
 
 def _max_length(column: str) -> int:

@@ -58,15 +58,20 @@ def _audit_rows_purged_after_transactional_tests(request: pytest.FixtureRequest)
 def _purge_audit_rows() -> None:
     import importlib
 
-    triggers = importlib.import_module("audit.migrations.0002_immutable_audit_events")
+    triggers = importlib.import_module("audit.migrations.0004_hash_chain_and_retention_checkpoints")
+    tables = ("audit_auditevent", "audit_auditcheckpoint", "audit_auditchainhead")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_change")
-            cursor.execute("DELETE FROM audit_auditevent")
+            cursor.execute("ALTER TABLE audit_auditcheckpoint DISABLE TRIGGER audit_checkpoint_no_change")
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
             cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_no_change")
+            cursor.execute("ALTER TABLE audit_auditcheckpoint ENABLE TRIGGER audit_checkpoint_no_change")
         else:
             for statement in triggers.SQLITE_REVERSE:
                 cursor.execute(statement)
-            cursor.execute("DELETE FROM audit_auditevent")
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table}")
             for statement in triggers.SQLITE:
                 cursor.execute(statement)
