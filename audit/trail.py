@@ -85,5 +85,5 @@ def bounded(detail: dict[str, Any]) -> dict[str, Any]:
     for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
         kept[key] = {"omitted": True, "bytes": sizes[key]}
         if len(json.dumps(kept, default=str)) <= MAX_DETAIL_BYTES:
-            break
-    return kept
+            return kept
+    return {"omitted": True, "bytes": sum(sizes.values()), "entries": len(sizes)}
