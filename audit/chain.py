@@ -10,19 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.crypto import salted_hmac
 
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditSource
 
 GENESIS_HASH = "0" * 64
 _CHECKPOINT_SALT = "atmospro.audit.checkpoint"
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_hash(event: AuditEvent, sources: Sequence[Mapping[str, Any]] = ()) -> str:
+    """`sources` are the event's `AuditSource` rows as `as_hashed()` gives them, in the order written."""
     content: dict[str, Any] = {
         "created_at": event.created_at.isoformat(timespec="microseconds"),
         "request_id": event.request_id,
@@ -39,6 +40,7 @@ def event_hash(event: AuditEvent) -> str:
         "detail": event.detail,
         "sequence": event.sequence,
         "previous_hash": event.previous_hash,
+        "sources": list(sources),
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -88,7 +90,7 @@ def chain_verify(workspace_public_id: str) -> BrokenLink | None:
             anchor = previous.hash
         if event.previous_hash != anchor:
             return BrokenLink(workspace_public_id, event.sequence, event.pk, "it does not link to the event before it")
-        if event_hash(event) != event.hash:
+        if event_hash(event, [source.as_hashed() for source in sorted(event.sources.all(), key=_pk)]) != event.hash:
             return BrokenLink(workspace_public_id, event.sequence, event.pk, "its content does not match its hash")
         covering = checkpoints.get(event.sequence)
         if covering is not None and covering.hash != event.hash:
@@ -104,7 +106,8 @@ def chain_verify(workspace_public_id: str) -> BrokenLink | None:
 
 
 def _events(workspace_public_id: str) -> Iterator[AuditEvent]:
-    return AuditEvent.objects.filter(workspace_public_id=workspace_public_id).order_by("sequence").iterator(2000)
+    events = AuditEvent.objects.filter(workspace_public_id=workspace_public_id).order_by("sequence")
+    return events.prefetch_related("sources").iterator(chunk_size=2000)
 
 
 def chained_workspaces() -> list[str]:
@@ -112,3 +115,7 @@ def chained_workspaces() -> list[str]:
         set(AuditEvent.objects.values_list("workspace_public_id", flat=True).distinct())
         | set(AuditCheckpoint.objects.values_list("workspace_public_id", flat=True).distinct())
     )
+
+
+def _pk(row: AuditSource) -> int:
+    return int(row.pk)

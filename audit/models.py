@@ -101,3 +101,50 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_public_id or '(no workspace)'} up to #{self.sequence}"
+
+
+class AuditSource(models.Model):
+    """One source repository decided in a mint, a row of its own and indexed, so that "every mint
+    that touched acme/terraform-modules in the last 30 days" is one indexed query. Covered by its
+    event's hash; written with the event, never changed."""
+
+    class Decision(models.TextChoices):
+        GRANTED = "granted"
+        EXCLUDED = "excluded"
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="sources")
+    workspace_public_id = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+    repository = models.CharField(max_length=200)
+    repository_key = models.CharField(max_length=200, editable=False)  # GitHub compares names without case
+    github_id = models.BigIntegerField(null=True, blank=True)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.CharField(max_length=64, blank=True)
+    rule = models.IntegerField(null=True, blank=True, help_text="The policy rule that granted, counted from 0.")
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="The token's hashed_token, when granted.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace_public_id", "repository_key", "-created_at"], name="audit_source_by_repo"),
+            models.Index(fields=["fingerprint"], name="audit_source_by_token"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository} {self.decision} {self.reason}".strip()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ValueError("Audit events are immutable.")
+        self.repository_key = self.repository.lower()
+        super().save(*args, **kwargs)
+
+    def as_hashed(self) -> dict[str, Any]:
+        """What of this row its event's hash covers."""
+        return {
+            "repository": self.repository,
+            "github_id": self.github_id,
+            "decision": self.decision,
+            "reason": self.reason,
+            "rule": self.rule,
+            "fingerprint": self.fingerprint,
+        }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, checkpoint_signature, event_hash
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditSource
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ def audit_record(
     identity: Mapping[str, Any] | None = None,
     detail: Mapping[str, Any] | None = None,
     error_tag: str = "",
+    sources: Sequence[Mapping[str, Any]] = (),
 ) -> AuditEvent:
+    """Appends one event to its workspace's chain. `sources` are the source repositories a mint
+    decided (`repository`, `github_id`, `decision`, `reason`, `rule`, `fingerprint`), one row each."""
     identity = _scrubbed(dict(identity or {}))
     columns = {name: str(identity.get(name, ""))[: _max_length(name)] for name in IDENTITY_COLUMNS}
     event = AuditEvent(
@@ -51,14 +54,32 @@ def audit_record(
     )
     # JSON as the database gives it back, so the hash computed now is the one a verifier recomputes.
     event.identity, event.detail = json.loads(json.dumps(event.identity)), json.loads(json.dumps(event.detail))
+    rows = [_source_row(source) for source in sources]
     with transaction.atomic():
         head = _locked_head(event.workspace_public_id)
         event.sequence, event.previous_hash = head.sequence + 1, head.hash
         event.created_at = timezone.now()
-        event.hash = event_hash(event)
+        event.hash = event_hash(event, [row.as_hashed() for row in rows])
         event.save()
+        for row in rows:
+            row.event, row.workspace_public_id, row.created_at = event, event.workspace_public_id, event.created_at
+            row.repository_key = row.repository.lower()
+        AuditSource.objects.bulk_create(rows)
         AuditChainHead.objects.filter(pk=head.pk).update(sequence=event.sequence, hash=event.hash)
     return event
+
+
+def _source_row(source: Mapping[str, Any]) -> AuditSource:
+    github_id = source.get("github_id")
+    rule = source.get("rule")
+    return AuditSource(
+        repository=str(source.get("repository", ""))[:200],
+        github_id=int(github_id) if github_id is not None else None,
+        decision=str(source.get("decision", "")),
+        reason=str(source.get("reason") or "")[:64],
+        rule=int(rule) if rule is not None else None,
+        fingerprint=str(source.get("fingerprint") or "")[:64],
+    )
 
 
 def _locked_head(workspace_public_id: str) -> AuditChainHead:

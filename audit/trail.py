@@ -29,6 +29,7 @@ class AuditTrail:
         self.identity: dict[str, Any] = {}
         self.detail: dict[str, Any] = {}
         self.outcome: str | None = None
+        self.sources: list[dict[str, Any]] = []
         self._event: AuditEvent | None = None
 
     def identify(self, *, workspace_public_id: str, identity: Mapping[str, Any] | None = None) -> None:
@@ -39,6 +40,28 @@ class AuditTrail:
 
     def note(self, **facts: Any) -> None:
         self.detail.update(facts)
+
+    def source(
+        self,
+        *,
+        repository: str,
+        decision: str,
+        github_id: int | None = None,
+        reason: str = "",
+        rule: int | None = None,
+        fingerprint: str = "",
+    ) -> None:
+        """One source repository's decision: a row of its own, so audits can find it by repository."""
+        self.sources.append(
+            {
+                "repository": repository,
+                "github_id": github_id,
+                "decision": decision,
+                "reason": reason,
+                "rule": rule,
+                "fingerprint": fingerprint,
+            }
+        )
 
     def decide(self, outcome: str) -> None:
         """The outcome of a request that succeeded at the HTTP level: a mint that granted nothing is denied."""
@@ -63,6 +86,7 @@ class AuditTrail:
             identity=self.identity,
             detail=bounded(detail),
             error_tag=error_tag,
+            sources=self.sources,
         )
         return self._event
 

@@ -59,19 +59,22 @@ def _purge_audit_rows() -> None:
     import importlib
 
     triggers = importlib.import_module("audit.migrations.0004_hash_chain_and_retention_checkpoints")
-    tables = ("audit_auditevent", "audit_auditcheckpoint", "audit_auditchainhead")
+    source_triggers = importlib.import_module("audit.migrations.0005_source_rows")
+    tables = ("audit_auditsource", "audit_auditevent", "audit_auditcheckpoint", "audit_auditchainhead")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditsource DISABLE TRIGGER audit_source_no_change")
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_change")
             cursor.execute("ALTER TABLE audit_auditcheckpoint DISABLE TRIGGER audit_checkpoint_no_change")
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_no_change")
             cursor.execute("ALTER TABLE audit_auditcheckpoint ENABLE TRIGGER audit_checkpoint_no_change")
+            cursor.execute("ALTER TABLE audit_auditsource ENABLE TRIGGER audit_source_no_change")
         else:
-            for statement in triggers.SQLITE_REVERSE:
+            for statement in triggers.SQLITE_REVERSE + source_triggers.SQLITE_REVERSE:
                 cursor.execute(statement)
             for table in tables:
                 cursor.execute(f"DELETE FROM {table}")
-            for statement in triggers.SQLITE:
+            for statement in triggers.SQLITE + source_triggers.SQLITE:
                 cursor.execute(statement)

@@ -13,7 +13,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, chain_verify, event_hash
-from audit.models import AuditCheckpoint, AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent, AuditSource
 from audit.services import audit_record, audit_retention_apply
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,8 @@ def behind_the_triggers(sql: str, params: list[Any]) -> None:
     """What someone with write access to the database could do: the triggers lifted, a row changed."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Source rows' foreign keys are checked at commit; ALTER TABLE needs none pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_change")
             cursor.execute(sql, params)
             cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_no_change")
@@ -205,3 +207,61 @@ def test_concurrent_writers_of_one_workspace_leave_no_fork_and_no_gap() -> None:
     sequences = sorted(AuditEvent.objects.filter(workspace_public_id="ws_busy").values_list("sequence", flat=True))
     assert sequences == list(range(1, writers * per_writer + 1))
     assert verify("ws_busy") == "ok"
+
+
+def record_mint_with_sources() -> AuditEvent:
+    return audit_record(
+        action=AuditEvent.Action.STS_MINT,
+        outcome=AuditEvent.Outcome.ALLOWED,
+        request_id="req_sources",
+        workspace_public_id="ws_a",
+        sources=[
+            {"repository": "Acme/Modules", "github_id": 11, "decision": "granted", "rule": 0, "fingerprint": "f" * 44},
+            {"repository": "acme/legacy", "github_id": 12, "decision": "excluded", "reason": "no_trust_policy"},
+        ],
+    )
+
+
+def test_each_decided_source_is_a_row_found_by_repository_without_regard_to_case() -> None:
+    event = record_mint_with_sources()
+
+    found = AuditSource.objects.filter(workspace_public_id="ws_a", repository_key="acme/modules").get()
+    assert (found.event_id, found.decision, found.rule, found.github_id) == (event.pk, "granted", 0, 11)
+    assert found.created_at == event.created_at
+    assert AuditSource.objects.get(reason="no_trust_policy").repository == "acme/legacy"
+
+
+def test_a_source_row_altered_behind_the_triggers_back_breaks_its_event() -> None:
+    event = record_mint_with_sources()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE audit_auditsource DISABLE TRIGGER audit_source_no_change")
+            cursor.execute("UPDATE audit_auditsource SET decision = 'granted' WHERE reason = 'no_trust_policy'")
+            cursor.execute("ALTER TABLE audit_auditsource ENABLE TRIGGER audit_source_no_change")
+        else:
+            cursor.execute("DROP TRIGGER audit_source_no_update")
+            cursor.execute("UPDATE audit_auditsource SET decision = 'granted' WHERE reason = 'no_trust_policy'")
+
+    assert f"event {event.pk} at #1" in verify("ws_a")
+
+
+def test_the_database_refuses_to_change_or_delete_a_source_row() -> None:
+    record_mint_with_sources()
+
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        AuditSource.objects.update(decision="granted")
+    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
+        AuditSource.objects.all().delete()
+
+
+def test_retention_removes_the_source_rows_with_their_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    month_ago = timezone.now() - timedelta(days=30)
+    with monkeypatch.context() as past:
+        past.setattr("audit.services.timezone.now", lambda: month_ago)
+        record_mint_with_sources()
+
+    audit_retention_apply(workspace_public_id="ws_a", before=timezone.now() - timedelta(days=7))
+
+    assert (AuditEvent.objects.count(), AuditSource.objects.count()) == (0, 0)
+    assert verify("ws_a") == "ok"
