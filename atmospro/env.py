@@ -1,25 +1,31 @@
-"""Strict readers for configuration from the environment.
+"""Strict readers for configuration from the environment, on django-environ's ``FileAwareEnv``.
 
-A value that does not parse stops the start with a sentence naming the variable; nothing is
-guessed. Every secret may also come from ``<NAME>_FILE`` (a path), never from both.
+django-environ reads every variable, and ``<NAME>_FILE`` (a path) in its place; it parses database
+and cache URLs. What this layer adds is refusal: a value that does not parse stops the start with a
+sentence naming the variable, nothing is guessed, and a secret or a password is never repeated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from environ.fileaware_mapping import FileAwareMapping
 
 from github_app.http import is_loopback_host
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
+# django-environ's own boolean takes "1", "yes", "on", "ok", "y" and reads anything else as False:
+# a typo in DEBUG would quietly mean production, or the reverse.
+_BOOLEANS = {"true": True, "false": False}
+_CACHE_OPTIONS = set(environ.Env._CACHE_BASE_OPTIONS)  # the top-level keys of a CACHES entry it reads from a URL
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 # The audit log's immutability triggers exist for these two (audit/migrations/0002).
 _DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
 
@@ -32,11 +38,31 @@ class Environment:
     """Reads typed values from a mapping (``os.environ`` unless a test gives another)."""
 
     def __init__(self, source: Mapping[str, str] | None = None) -> None:
-        self.source = os.environ if source is None else source
+        self.source: Mapping[str, str] = os.environ if source is None else source
+        self._env = environ.FileAwareEnv()
+        # A mapping of this reader's own (FileAwareEnv's is one per class, over os.environ), and no
+        # memory of files read: a rotated secret file is read afresh by the next reader.
+        self._env.ENVIRON = FileAwareMapping(env=self.source, cache=False)
 
     def raw(self, name: str) -> str | None:
-        value = self.source.get(name)
-        return None if value is None or value.strip() == "" else value.strip()
+        """The value of ``NAME``, or the contents of the file ``NAME_FILE`` names; never both.
+
+        Read through FileAwareEnv's mapping, not ``Env.get_value``: that one takes a value starting
+        with ``$`` for the name of another variable, so a secret starting with ``$`` would be
+        replaced by a lookup, and its error message would repeat the secret.
+        """
+        path = self.source.get(f"{name}_FILE") or None
+        if path is not None and _present(self.source.get(name)) is not None:
+            raise ConfigError(f"Set {name} or {name}_FILE, not both.")
+        try:
+            value = self._env.ENVIRON[name]
+        except KeyError:
+            return None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{name}_FILE names {path!r}, which is not UTF-8 text.") from None
+        except OSError as error:
+            raise ConfigError(f"{name}_FILE names {path!r}, which cannot be read: {error.strerror}.") from None
+        return _present(value)
 
     def string(self, name: str, default: str) -> str:
         value = self.raw(name)
@@ -46,20 +72,18 @@ class Environment:
         value = self.raw(name)
         if value is None:
             return default
-        if value.lower() in _TRUE:
-            return True
-        if value.lower() in _FALSE:
-            return False
-        raise ConfigError(f"{name} must be True or False, not {value!r}.")
+        if value.lower() not in _BOOLEANS:
+            raise ConfigError(f"{name} must be True or False, not {value!r}.")
+        return _BOOLEANS[value.lower()]
 
     def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         value = self.raw(name)
         if value is None:
             return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+        # Digits only: int() also takes "1_000" and the digits of other scripts.
+        if not _WHOLE_NUMBER.fullmatch(value):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}.")
+        number = int(value)
         if not minimum <= number <= maximum:
             raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {number}.")
         return number
@@ -68,25 +92,17 @@ class Environment:
         value = self.raw(name)
         if value is None:
             return list(default)
-        items = [item.strip() for item in value.split(",") if item.strip()]
+        items = [item.strip() for item in self._env.parse_value(value, list) if item.strip()]
         if not items:
             raise ConfigError(f"{name} must list at least one value.")
         return items
 
     def secret(self, name: str) -> str | None:
-        """``NAME`` or the contents of the file named by ``NAME_FILE``; never echoes the value."""
-        value = self.source.get(name)
-        path = self.raw(f"{name}_FILE")
-        if value and path:
-            raise ConfigError(f"Set {name} or {name}_FILE, not both.")
-        if path:
-            try:
-                value = Path(path).read_text(encoding="utf-8")
-            except OSError as error:
-                raise ConfigError(f"{name}_FILE names {path!r}, which cannot be read: {error.strerror}.") from None
-        if value is None or value.strip() == "":
+        """``NAME`` or the contents of ``NAME_FILE``; a PEM keeps its final newline. Errors never echo it."""
+        value = self.raw(name)
+        if value is None:
             return None
-        return value.strip() if "-----BEGIN" not in value else value.strip() + "\n"
+        return value + "\n" if "-----BEGIN" in value else value
 
     def secrets(self, name: str) -> list[str]:
         value = self.secret(name)
@@ -99,11 +115,29 @@ class Environment:
             # django-environ warns about an unknown scheme by printing the parsed URL, password included.
             warnings.simplefilter("ignore")
             try:
-                config: dict[str, Any] = environ.Env.db_url_config(self.string(name, default))
+                config: dict[str, Any] = self._env.db_url_config(self.string(name, default))
             except Exception:  # django-environ raises several kinds for one cause: a bad URL
                 config = {}
         if config.get("ENGINE") not in _DATABASE_ENGINES:
             raise ConfigError(f"{name} must be a postgres:// or sqlite:/// URL, e.g. postgres://user@host:5432/name.")
+        return config
+
+    def cache_url(self, name: str, default: str) -> dict[str, Any]:
+        """Django's CACHES entry from a cache URL (``redis://``, ``filecache://``, ...). The error never
+        repeats the URL, which may hold a password."""
+        try:
+            config: dict[str, Any] = self._env.cache_url_config(self.string(name, default))
+        except Exception:  # an unknown scheme, a malformed address: one cause, a bad URL
+            config = {}
+        if not config.get("BACKEND"):
+            raise ConfigError(f"{name} must be a cache URL such as redis://host:6379/0 or filecache:///path.")
+        # For Django's own Redis backend django-environ spells the query's KEY_PREFIX, TIMEOUT, ... in
+        # lower case, where Django reads only upper case: ?key_prefix=staging would be dropped unseen.
+        for option in [key for key in config if key.upper() in _CACHE_OPTIONS and key != key.upper()]:
+            config[option.upper()] = config.pop(option)
+        if "KEY_FUNCTION" in config:
+            # Every key must carry the deployment's prefix; a key function of the URL's could drop it.
+            raise ConfigError(f"{name} must not set key_function: keys are namespaced by deployment.")
         return config
 
     def url(self, name: str, default: str) -> str:
@@ -113,13 +147,34 @@ class Environment:
         return [checked_url(name, value) for value in self.strings(name, default)]
 
 
+def _present(value: str | None) -> str | None:
+    """A value with its surrounding blanks removed; a blank one counts as unset."""
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def deployment_cache_prefix(*, github_api_url: str, github_app_id: str) -> str:
+    """The cache key prefix of one deployment: the GitHub it talks to (API URL) and the App it is.
+
+    A digest of both, so a key stays short and of characters every cache backend accepts (memcached
+    refuses blanks, and keys over 250 characters) whatever the URL holds. The host is compared without
+    case, as DNS does.
+    """
+    parts = urlsplit(github_api_url)
+    identity = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}\n{github_app_id.strip()}"
+    return "sts-" + hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
 def checked_url(name: str, value: str) -> str:
     """An ``https`` URL, or ``http`` to a loopback host (the GitHub simulator), whatever DEBUG says."""
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"{name} must be an http(s) URL with a host, not {value!r}.")
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # a malformed IPv6 address; the value may hold credentials, so it is not repeated
+        raise ConfigError(f"{name} must be an http(s) URL with a host.") from None
+    # Credentials first: the sentences below repeat the value, which must then hold no password.
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigError(f"{name} must not carry credentials, a query or a fragment.")
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{name} must be an http(s) URL with a host, not {value!r}.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(f"{name} must use https (plain http is only for a loopback simulator), not {value!r}.")
     return value.rstrip("/")

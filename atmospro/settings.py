@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import environ
-
-from atmospro.env import ConfigError, Environment
+from atmospro.env import ConfigError, Environment, deployment_cache_prefix
 from github_app.http import is_loopback_host
 from sts.signing_keys import dev_session_key, load_private_key, load_public_key
 
@@ -95,11 +93,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # the API takes small JSON bodies; larger ones are refused early
 
 # The default cache must be shared by every worker process of one machine (JWKS, policy files,
-# throttles): a file cache, not a per-process memory cache.
-try:
-    CACHES = {"default": environ.Env.cache_url_config(env.string("CACHE_URL", f"filecache://{VAR_DIR / 'cache'}"))}
-except Exception as error:
-    raise ConfigError(f"CACHE_URL does not parse: {error}") from None
+# throttles): a file cache, not a per-process memory cache. Its keys carry the deployment's prefix,
+# set below once the GitHub deployment is known.
+CACHES = {"default": env.cache_url("CACHE_URL", f"filecache://{VAR_DIR / 'cache'}")}
 
 CELERY_BROKER_URL = env.raw("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
@@ -161,9 +157,6 @@ if GITHUB_APP_PRIVATE_KEY is not None:
     load_private_key("GITHUB_APP_PRIVATE_KEY", GITHUB_APP_PRIVATE_KEY, allowed=("RSA",))
 if not DEBUG and not GITHUB_APP_ID:
     raise ConfigError("GITHUB_APP_ID is required when DEBUG is False.")
-GITHUB_WEBHOOK_SECRETS = env.secrets("GITHUB_WEBHOOK_SECRETS")
-if not DEBUG and not GITHUB_WEBHOOK_SECRETS:
-    raise ConfigError("GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.")
 GITHUB_CA_BUNDLE = env.raw("GITHUB_CA_BUNDLE")  # extra CA file, e.g. the simulator's or a GHES's
 GITHUB_HTTP_TIMEOUT = env.integer("GITHUB_HTTP_TIMEOUT", 10, minimum=1, maximum=60)
 
@@ -183,6 +176,15 @@ if STS_SESSION_TTL_SECONDS > STS_SESSION_MAX_TTL_SECONDS:
     raise ConfigError("STS_SESSION_TTL_SECONDS must not exceed STS_SESSION_MAX_TTL_SECONDS.")
 STS_MAX_SOURCES = env.integer("STS_MAX_SOURCES", 100, minimum=1, maximum=500)
 STS_POLICY_CACHE_SECONDS = env.integer("STS_POLICY_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+
+# --- Shared cache, one namespace per deployment ---
+# Staging and production, or github.com and a GHES whose repository and installation ids overlap, may
+# share one Redis: every key carries the deployment's identity (GitHub API and App), so none reads the
+# other's policy files, key sets, throttle counts or budgets. A prefix of the cache URL's own is kept
+# in front of it.
+DEPLOYMENT_CACHE_PREFIX = deployment_cache_prefix(github_api_url=GITHUB_API_URL, github_app_id=GITHUB_APP_ID)
+for _cache in CACHES.values():
+    _cache["KEY_PREFIX"] = ":".join(filter(None, [str(_cache.get("KEY_PREFIX", "")), DEPLOYMENT_CACHE_PREFIX]))
 
 LOGGING = {
     "version": 1,

@@ -33,7 +33,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_process_state(settings: Any) -> None:
     # A memory cache of this process: the file cache of var/ is shared with any other run on the machine.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
+    # It keeps the deployment's key prefix, as every configured cache does.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "tests",
+            "KEY_PREFIX": settings.DEPLOYMENT_CACHE_PREFIX,
+        }
+    }
     cache.clear()
     github_memory_clear()
 

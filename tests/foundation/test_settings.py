@@ -33,7 +33,6 @@ SETTINGS_VARIABLES = (
     "STS_OIDC_AUDIENCES",
     "SECRET_KEY",
     "GITHUB_APP_PRIVATE_KEY",
-    "GITHUB_WEBHOOK_SECRETS",
     "STS_SESSION_SIGNING_KEY",
     "STS_SESSION_PREVIOUS_KEYS",
 )
@@ -73,7 +72,6 @@ def production_env(tmp_path: Path, keys: dict[str, str]) -> dict[str, str]:
     secrets = {
         "SECRET_KEY": "k3y-" + "x7Qp2Lm9Rt4Vw8Zb1Nc6Hd3Jf5Gs0Ka" * 2,
         "GITHUB_APP_PRIVATE_KEY": keys["rsa"],
-        "GITHUB_WEBHOOK_SECRETS": "webhook-secret-new,webhook-secret-old",
         "STS_SESSION_SIGNING_KEY": keys["p256"],
     }
     env = _base_env(tmp_path)
@@ -126,6 +124,49 @@ def test_it_rejects_a_boolean_that_is_neither_true_nor_false(tmp_path: Path) -> 
     _refused({**_base_env(tmp_path), "DEBUG": "maybe"}, "DEBUG must be True or False, not 'maybe'.")
 
 
+@pytest.mark.parametrize("value", ["1", "yes", "on", "0", "no", "off", "ok", "y"])
+def test_it_refuses_the_boolean_spellings_django_environ_would_take(tmp_path: Path, value: str) -> None:
+    _refused(
+        {**_base_env(tmp_path), "SECURE_SSL_REDIRECT": value},
+        f"SECURE_SSL_REDIRECT must be True or False, not {value!r}.",
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("True", "True"), ("false", "False"), (" TRUE ", "True")])
+def test_it_reads_true_and_false_in_any_case(tmp_path: Path, value: str, expected: str) -> None:
+    script = LOAD_SETTINGS + "; print(settings.SECURE_SSL_REDIRECT)"
+    result = _start({**_base_env(tmp_path), "SECURE_SSL_REDIRECT": value}, "-c", script)
+    assert result.stdout.strip() == expected, result.stderr
+
+
+@pytest.mark.parametrize("value", ["ten", "1_000", "\u0663", "12.5", "0x10"])
+def test_it_refuses_an_integer_that_is_not_plain_digits(tmp_path: Path, value: str) -> None:
+    _refused({**_base_env(tmp_path), "GITHUB_HTTP_TIMEOUT": value}, "GITHUB_HTTP_TIMEOUT must be a whole number")
+
+
+@pytest.mark.parametrize("value", ["0", "61", "-5"])
+def test_it_refuses_an_integer_outside_its_bounds(tmp_path: Path, value: str) -> None:
+    _refused({**_base_env(tmp_path), "GITHUB_HTTP_TIMEOUT": value}, "GITHUB_HTTP_TIMEOUT must be between 1 and 60")
+
+
+def test_it_refuses_a_list_with_no_value(tmp_path: Path) -> None:
+    _refused({**_base_env(tmp_path), "STS_OIDC_AUDIENCES": " , ,"}, "STS_OIDC_AUDIENCES must list at least one value.")
+
+
+def test_it_reads_a_list_without_its_blanks(tmp_path: Path) -> None:
+    script = LOAD_SETTINGS + "; print('|'.join(settings.STS_OIDC_AUDIENCES))"
+    result = _start({**_base_env(tmp_path), "STS_OIDC_AUDIENCES": " atmos-pro.com, ,sts.example "}, "-c", script)
+    assert result.stdout.strip() == "atmos-pro.com|sts.example", result.stderr
+
+
+def test_it_reads_any_setting_from_its_file(tmp_path: Path) -> None:
+    timeout_file = tmp_path / "timeout"
+    timeout_file.write_text("42\n")
+    script = LOAD_SETTINGS + "; print(settings.GITHUB_HTTP_TIMEOUT)"
+    result = _start({**_base_env(tmp_path), "GITHUB_HTTP_TIMEOUT_FILE": str(timeout_file)}, "-c", script)
+    assert result.stdout.strip() == "42", result.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -148,9 +189,22 @@ def test_it_allows_plain_http_to_the_loopback_simulator(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_it_refuses_credentials_in_a_url_without_repeating_them(tmp_path: Path) -> None:
-    env = {**_base_env(tmp_path), "GITHUB_API_URL": "https://octocat:pw-s3cr3t-in-url@api.github.com"}
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://octocat:pw-s3cr3t-in-url@api.github.com",
+        "ftp://octocat:pw-s3cr3t-in-url@api.github.com",
+        "http://octocat:pw-s3cr3t-in-url@10.0.0.1",
+    ],
+)
+def test_it_refuses_credentials_in_a_url_without_repeating_them(tmp_path: Path, value: str) -> None:
+    env = {**_base_env(tmp_path), "GITHUB_API_URL": value}
     _refused(env, "GITHUB_API_URL must not carry credentials", "pw-s3cr3t-in-url")
+
+
+def test_it_refuses_a_malformed_url_without_repeating_it(tmp_path: Path) -> None:
+    env = {**_base_env(tmp_path), "GITHUB_API_URL": "https://octocat:pw-s3cr3t-in-url@[::1"}
+    _refused(env, "GITHUB_API_URL must be an http(s) URL with a host.", "pw-s3cr3t-in-url")
 
 
 @pytest.mark.parametrize(
@@ -168,6 +222,19 @@ def test_it_refuses_a_database_url_it_cannot_use_without_repeating_it(tmp_path: 
         "DATABASE_URL must be a postgres:// or sqlite:/// URL",
         "db-s3cr3t-password",
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["memcache-but-not-a-scheme://cache", "redis://:cache-s3cr3t-password@[::1/0", "cache-s3cr3t-password"],
+)
+def test_it_refuses_a_cache_url_it_cannot_use_without_repeating_it(tmp_path: Path, value: str) -> None:
+    _refused({**_base_env(tmp_path), "CACHE_URL": value}, "CACHE_URL must be a cache URL", "cache-s3cr3t-password")
+
+
+def test_it_refuses_a_cache_key_function_that_could_drop_the_deployment_prefix(tmp_path: Path) -> None:
+    env = {**_base_env(tmp_path), "CACHE_URL": "redis://127.0.0.1:6379/15?key_function=builtins.str"}
+    _refused(env, "CACHE_URL must not set key_function")
 
 
 def test_it_refuses_a_session_key_that_is_not_a_pem(tmp_path: Path) -> None:
@@ -197,6 +264,21 @@ def test_it_refuses_a_secret_given_both_directly_and_as_a_file(tmp_path: Path) -
     _refused(env, "Set SECRET_KEY or SECRET_KEY_FILE, not both.", "direct-s3cr3t-value", "file-s3cr3t-value")
 
 
+def test_a_secret_that_starts_with_a_dollar_is_read_as_written(tmp_path: Path) -> None:
+    """django-environ's Env would take "$NAME" for the name of another variable to read instead."""
+    env = {**_base_env(tmp_path), "SECRET_KEY": "$HOME-is-not-a-reference", "EXPECTED": "$HOME-is-not-a-reference"}
+    script = LOAD_SETTINGS + "; print(settings.SECRET_KEY == os.environ['EXPECTED'])"
+    result = _start(env, "-c", script)
+    assert result.stdout.strip() == "True", result.stderr
+
+
+def test_it_refuses_a_secret_file_that_is_not_text_without_repeating_it(tmp_path: Path) -> None:
+    secret_file = tmp_path / "binary"
+    secret_file.write_bytes(b"\xff\xfebinary-s3cr3t")
+    env = {**_base_env(tmp_path), "SECRET_KEY_FILE": str(secret_file)}
+    _refused(env, f"SECRET_KEY_FILE names {str(secret_file)!r}, which is not UTF-8 text.", "binary-s3cr3t")
+
+
 def test_it_refuses_a_secret_file_that_does_not_exist(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-file"
     env = {**_base_env(tmp_path), "STS_SESSION_SIGNING_KEY_FILE": str(missing)}
@@ -222,10 +304,6 @@ def test_it_reads_a_secret_from_its_file(tmp_path: Path, keys: dict[str, str]) -
             "GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is required when DEBUG is False.",
         ),
         (
-            "GITHUB_WEBHOOK_SECRETS",
-            "GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.",
-        ),
-        (
             "STS_SESSION_SIGNING_KEY",
             "STS_SESSION_SIGNING_KEY (or STS_SESSION_SIGNING_KEY_FILE) is required when DEBUG is False.",
         ),
@@ -238,6 +316,12 @@ def test_production_refuses_to_start_without_each_of_its_settings(
 ) -> None:
     env = {name: value for name, value in production_env.items() if name not in (missing, f"{missing}_FILE")}
     _refused(env, message)
+
+
+def test_production_starts_without_webhook_secrets_which_nothing_reads(production_env: dict[str, str]) -> None:
+    script = LOAD_SETTINGS + "; print(hasattr(settings, 'GITHUB_WEBHOOK_SECRETS'))"
+    result = _start(production_env, "-c", script)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_production_does_not_invent_a_session_key(production_env: dict[str, str], tmp_path: Path) -> None:
