@@ -26,6 +26,7 @@ def _private_cache(settings: Any, tmp_path: Path) -> None:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(tmp_path / "cache"),
+            "KEY_PREFIX": settings.DEPLOYMENT_CACHE_PREFIX,
         }
     }
 
