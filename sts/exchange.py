@@ -25,6 +25,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from github_app.client import GitHubApp
 from github_app.errors import GitHubError
+from sts.caller_rules import caller_admit
 from sts.errors import GitHubUnreachable, OidcTokenReplayed, RepositoryNotInWorkspace, StsError, WorkspaceNotFound
 from sts.models import OidcTokenUse
 from sts.oidc import run_identity, verify_actions_token
@@ -53,6 +54,7 @@ def oidc_exchange(*, token: str, workspace_id: str, request_id: str, client_ip: 
         ):
             raise RepositoryNotInWorkspace()
         identity = run_identity(claims)
+        caller_admit(workspace=workspace, identity=identity)  # the workspace's own say: its caller rules
         session_token, session = session_issue(workspace=workspace, identity=identity, request_id=request_id)
     except Exception as error:
         # A refusal (StsError), or a bug or a broken database: recorded either way, then re-raised
