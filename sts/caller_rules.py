@@ -35,8 +35,9 @@ SETTING = "Caller rules"
 
 # The list is handed to the policy reader as JSON, which is YAML. These characters would not survive
 # that: YAML refuses some as unprintable and reads the others as line breaks inside a string, so they
-# go as escapes (a lone surrogate then reaches the validator, which refuses it as not text).
-_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# go as escapes. A lone surrogate has no escape YAML takes; it is not text, and is refused first.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _PATH_IN_DOCUMENT = re.compile(r"^spec\.rules(?=\[|$)")
 
 
@@ -75,6 +76,8 @@ def caller_rules_compile(matches: Sequence[object]) -> TrustPolicy | None:
         raise CallerRulesInvalid(
             [Problem("rules", "must be JSON: strings, lists, mappings and true or false")]
         ) from None
+    if _LONE_SURROGATE.search(text):
+        raise CallerRulesInvalid([Problem("rules", "must be valid text (a lone surrogate escape is not)")])
     source = _YAML_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text).encode("utf-8")
     if len(source) > MAX_CALLER_RULES_BYTES:
         raise CallerRulesInvalid(
