@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from workspaces.entitlements import DEFAULT_PLANS, FEATURE_CHOICES, feature_named, feature_refusal
+from workspaces.entitlements import DEFAULT_PLANS, FEATURE_CHOICES, FEATURES, feature_named, feature_refusal
 
 
 def default_plans_create() -> None:
@@ -39,7 +39,7 @@ class Plan(models.Model):
 
 
 def _feature_value_check(key: str, value: Any) -> None:
-    if key not in dict(FEATURE_CHOICES):
+    if key not in FEATURES:
         return  # the key field reports an unknown key on its own
     problem = feature_named(key).problem(value)
     if problem is not None:
@@ -94,6 +94,8 @@ class Workspace(models.Model):
         return self.allow_write_tokens and feature_refusal(workspace=self, feature="write_tokens") is None
 
     def clean(self) -> None:
+        # Only turning the switch on needs the feature: a switch left on by a plan moved down must not
+        # block every other edit of the workspace (write_tokens_allowed() already ignores it).
         turned_on = self.allow_write_tokens and not (
             self.pk is not None and Workspace.objects.filter(pk=self.pk, allow_write_tokens=True).exists()
         )
@@ -125,9 +127,6 @@ class FeatureOverride(models.Model):
         _feature_value_check(self.key, self.value)
         if self.expires_at is not None and self.expires_at <= timezone.now():
             raise ValidationError({"expires_at": "An override must end in the future."})
-
-    def is_expired(self) -> bool:
-        return self.expires_at <= timezone.now()
 
 
 class Membership(models.Model):
