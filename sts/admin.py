@@ -10,7 +10,9 @@ from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from audit.admin import ReadOnlyAdmin
-from sts.models import MintedToken, OidcTokenUse, StsSession, token_fingerprint
+from sts.caller_rules import caller_rule_delete, caller_rule_save
+from sts.models import CallerRule, MintedToken, OidcTokenUse, StsSession, token_fingerprint
+from workspaces.services import Actor
 
 # GitHub's token prefixes: https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
 _TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_)\S+$")
@@ -72,3 +74,20 @@ class MintedTokenAdmin(ReadOnlyAdmin):
     @admin.display(description="repositories")
     def repository_list(self, obj: MintedToken) -> str:
         return ", ".join(obj.repositories)
+
+
+@admin.register(CallerRule)
+class CallerRuleAdmin(admin.ModelAdmin):
+    """A workspace's caller rules; every change goes through sts.caller_rules, which audits it."""
+
+    list_display = ("workspace", "position", "match", "note")
+    search_fields = ("workspace__name", "workspace__public_id", "note")
+    list_select_related = ("workspace",)
+    autocomplete_fields = ("workspace",)
+    actions = None  # a bulk delete would skip the audit
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        caller_rule_save(rule=obj, actor=Actor.of_user(request.user))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        caller_rule_delete(rule=obj, actor=Actor.of_user(request.user))

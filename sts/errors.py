@@ -79,3 +79,9 @@ class GitHubUnreachable(StsError):
     tag = "GitHubUnavailable"
     status = 503
     message = "GitHub could not be asked about the calling repository; retry in a moment."
+
+
+class CallerNotAdmitted(StsError):
+    tag = "CallerNotAdmitted"
+    status = 403
+    message = "No caller rule of this workspace admits the calling run; a workspace admin can change the caller rules."

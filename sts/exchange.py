@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from audit.trail import AuditTrail
 from github_app.client import GitHubApp
 from github_app.errors import GitHubError
+from sts.caller_rules import caller_admit
 from sts.errors import GitHubUnreachable, OidcTokenReplayed, RepositoryNotInWorkspace, WorkspaceNotFound
 from sts.models import OidcTokenUse
 from sts.oidc import run_identity, verify_actions_token
@@ -57,6 +58,7 @@ def oidc_exchange(*, token: str, workspace_id: str, trail: AuditTrail) -> str:
         or repository.installation.account_id != int(claims["repository_owner_id"])
     ):
         raise RepositoryNotInWorkspace()
+    caller_admit(workspace=workspace, identity=identity)  # the workspace's own say: its caller rules
     session_token, session = session_issue(workspace=workspace, identity=identity, request_id=trail.request_id)
     trail.note(session=session.jti)
     return session_token

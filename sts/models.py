@@ -71,3 +71,33 @@ class MintedToken(models.Model):
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class CallerRule(models.Model):
+    """One of a workspace's caller rules: its own say over which GitHub Actions runs may open a session,
+    on top of the source repositories' trust policies (sts.caller_rules evaluates the list)."""
+
+    workspace = models.ForeignKey("workspaces.Workspace", on_delete=models.CASCADE, related_name="caller_rules")
+    position = models.PositiveIntegerField(default=0, help_text="Rules are listed in this order.")
+    match = models.JSONField(
+        help_text="Claim names to conditions, as in a trust policy rule's match, for example "
+        '{"repository": "acme/*", "ref": "refs/heads/main"}. A caller that any rule matches is admitted.'
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["workspace", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"caller rule {self.position} of {self.workspace_id}"
+
+    def clean(self) -> None:
+        # Imported here, so that this model stays an addition at the end of the module (and
+        # sts.caller_rules, which reads this model, imports it at its top).
+        from django.core.exceptions import ValidationError
+
+        from sts.caller_rules import caller_rule_problems
+
+        problems = caller_rule_problems(self.match)
+        if problems:
+            raise ValidationError({"match": problems})

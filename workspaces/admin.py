@@ -1,14 +1,25 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from workspaces.models import GitHubInstallation, InstallationRepository, Membership, Plan, Workspace
+from django.contrib import admin
+from django.http import HttpRequest
+
+from workspaces.models import (
+    FeatureOverride,
+    GitHubInstallation,
+    InstallationRepository,
+    Membership,
+    Plan,
+    PlanFeature,
+    Workspace,
+)
+from workspaces.services import Actor, override_grant, override_revoke, plan_feature_set
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "sts")
-    list_filter = ("sts",)
+    list_display = ("slug", "name")
     search_fields = ("slug", "name")
 
 
@@ -95,3 +106,53 @@ class InstallationRepositoryAdmin(admin.ModelAdmin):
     search_fields = ("full_name", "github_id", "installation__account_login")
     list_select_related = ("installation",)
     readonly_fields = ("installation", "github_id", "full_name")
+
+
+@admin.register(PlanFeature)
+class PlanFeatureAdmin(admin.ModelAdmin):
+    """A plan's feature values; every change goes through plan_feature_set, which audits it."""
+
+    list_display = ("plan", "key", "value")
+    list_filter = ("plan", "key")
+    list_select_related = ("plan",)
+    actions = None  # a bulk delete would skip the audit
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("plan", "key") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = plan_feature_set(plan=obj.plan, feature=obj.key, value=obj.value, actor=Actor.of_user(request.user))
+        obj.pk = saved.pk if saved is not None else None
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        plan_feature_set(plan=obj.plan, feature=obj.key, value=None, actor=Actor.of_user(request.user))
+
+
+@admin.register(FeatureOverride)
+class FeatureOverrideAdmin(admin.ModelAdmin):
+    """Features granted to one workspace until a date; every change goes through override_grant/override_revoke."""
+
+    list_display = ("workspace", "key", "value", "expires_at", "granted_by", "note")
+    list_filter = ("key",)
+    search_fields = ("workspace__name", "workspace__public_id")
+    list_select_related = ("workspace",)
+    readonly_fields = ("granted_by", "created_at")
+    autocomplete_fields = ("workspace",)
+    actions = None  # a bulk delete would skip the audit
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return (*self.readonly_fields, "workspace", "key") if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        saved = override_grant(
+            workspace=obj.workspace,
+            feature=obj.key,
+            value=obj.value,
+            expires_at=obj.expires_at,
+            note=obj.note,
+            actor=Actor.of_user(request.user),
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        override_revoke(workspace=obj.workspace, feature=obj.key, actor=Actor.of_user(request.user))

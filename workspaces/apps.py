@@ -9,9 +9,9 @@ from django.db.models.signals import post_migrate
 def _default_plans(sender: AppConfig, **kwargs: Any) -> None:
     # Also after `flush` (which emits post_migrate), as between transactional tests: a database
     # without plans cannot hold a workspace.
-    from workspaces.models import Plan, default_plans_create
+    from workspaces.models import default_plans_create
 
-    default_plans_create(Plan)
+    default_plans_create()
 
 
 class WorkspacesConfig(AppConfig):

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-# The plans a new database starts with: billing admins change them in the admin afterwards.
-DEFAULT_PLANS = ({"slug": "free", "name": "Free", "sts": False}, {"slug": "pro", "name": "Pro", "sts": True})
+from workspaces.entitlements import DEFAULT_PLANS, FEATURE_CHOICES, FEATURES, feature_named, feature_refusal
 
 
-def default_plans_create(plan_model: type[models.Model]) -> None:
-    """Creates the default plans where there is no plan at all (a new or a flushed database); never
-    touches plans that exist, so an admin's changes survive every deploy."""
-    if not plan_model._default_manager.exists():
-        for plan in DEFAULT_PLANS:
-            plan_model._default_manager.create(**plan)
+def default_plans_create() -> None:
+    """Creates the default plans, with their features, where there is no plan at all (a new or a flushed
+    database); never touches plans that exist, so an admin's changes survive every deploy."""
+    if Plan.objects.exists():
+        return
+    for slug, name, features in DEFAULT_PLANS:
+        plan = Plan.objects.create(slug=slug, name=name)
+        PlanFeature.objects.bulk_create(PlanFeature(plan=plan, key=key, value=value) for key, value in features.items())
 
 
 def new_workspace_id() -> str:
@@ -25,17 +29,38 @@ def new_workspace_id() -> str:
 
 
 class Plan(models.Model):
-    """A price plan; billing admins switch its features on in the Django admin."""
+    """A price plan; its features are rows of PlanFeature (workspaces.entitlements lists the keys)."""
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
-    sts = models.BooleanField("STS (short-lived GitHub tokens)", default=False)
 
     def __str__(self) -> str:
         return self.name
 
-    def has_feature(self, feature: str) -> bool:
-        return feature == "sts" and self.sts
+
+def _feature_value_check(key: str, value: Any) -> None:
+    if key not in FEATURES:
+        return  # the key field reports an unknown key on its own
+    problem = feature_named(key).problem(value)
+    if problem is not None:
+        raise ValidationError({"value": problem})
+
+
+class PlanFeature(models.Model):
+    """One feature's value in a plan; a key without a row takes the registry's default."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="features")
+    key = models.CharField("feature", max_length=50, choices=FEATURE_CHOICES)
+    value = models.JSONField(help_text="true or false for a switch, a whole number for a number.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "key"], name="one_value_per_plan_feature")]
+
+    def __str__(self) -> str:
+        return f"{self.plan.slug}: {self.key} = {self.value!r}"
+
+    def clean(self) -> None:
+        _feature_value_check(self.key, self.value)
 
 
 class Workspace(models.Model):
@@ -54,12 +79,54 @@ class Workspace(models.Model):
         return f"{self.name} ({self.public_id})"
 
     def sts_refusal(self) -> str | None:
-        """Why this workspace may not mint, in a sentence for the user; None when it may."""
-        if not self.plan.has_feature("sts"):
-            return f"The plan {self.plan.name!r} of workspace {self.public_id} does not include STS; upgrade the plan."
+        """Why this workspace may not mint, in a sentence for the user; None when it may. The plan (or an
+        override) must include STS, and a workspace admin's switch applies on top of it."""
+        refusal = feature_refusal(workspace=self, feature="sts")
+        if refusal is not None:
+            return refusal
         if not self.sts_enabled:
             return f"STS is switched off for workspace {self.public_id}; a workspace admin can switch it on."
         return None
+
+    def write_tokens_allowed(self) -> bool:
+        """Whether trust policies may grant write permissions now: the switch is on and the plan (or an
+        override) still includes write tokens; a plan moved down switches write tokens off in effect."""
+        return self.allow_write_tokens and feature_refusal(workspace=self, feature="write_tokens") is None
+
+    def clean(self) -> None:
+        # Only turning the switch on needs the feature: a switch left on by a plan moved down must not
+        # block every other edit of the workspace (write_tokens_allowed() already ignores it).
+        turned_on = self.allow_write_tokens and not (
+            self.pk is not None and Workspace.objects.filter(pk=self.pk, allow_write_tokens=True).exists()
+        )
+        if turned_on and self.plan_id is not None:
+            refusal = feature_refusal(workspace=self, feature="write_tokens")
+            if refusal is not None:
+                raise ValidationError({"allow_write_tokens": refusal})
+
+
+class FeatureOverride(models.Model):
+    """A feature value granted to one workspace until a moment (a trial); it counts until it expires,
+    and then the plan's value counts again. One per workspace and feature: a new grant replaces it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="feature_overrides")
+    key = models.CharField("feature", max_length=50, choices=FEATURE_CHOICES)
+    value = models.JSONField(help_text="true or false for a switch, a whole number for a number.")
+    expires_at = models.DateTimeField("until")
+    note = models.CharField(max_length=200, blank=True)
+    granted_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="one_override_per_workspace_feature")]
+
+    def __str__(self) -> str:
+        return f"{self.workspace.public_id}: {self.key} = {self.value!r} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        _feature_value_check(self.key, self.value)
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            raise ValidationError({"expires_at": "An override must end in the future."})
 
 
 class Membership(models.Model):

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from github_app.client import GitHubApp, Installation, Repository
-from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
+from workspaces.entitlements import FeatureValue, feature_named, feature_refusal
+from workspaces.models import (
+    FeatureOverride,
+    GitHubInstallation,
+    InstallationRepository,
+    Plan,
+    PlanFeature,
+    Workspace,
+)
 from workspaces.selectors import installations_for_account
 
 logger = logging.getLogger(__name__)
@@ -33,6 +50,18 @@ class InstallationNotFound(WorkspaceError):
 
 class InstallationLinkedElsewhere(WorkspaceError):
     tag = "InstallationLinkedElsewhere"
+
+
+class InvalidFeatureValue(WorkspaceError):
+    tag = "InvalidFeatureValue"
+
+
+class InvalidOverride(WorkspaceError):
+    tag = "InvalidOverride"
+
+
+class FeatureNotEntitled(WorkspaceError):
+    tag = "FeatureNotEntitled"
 
 
 def workspace_create(*, name: str, plan_slug: str) -> Workspace:
@@ -155,3 +184,202 @@ def _repositories_replace(*, installation: GitHubInstallation, repositories: lis
         elif row.full_name != full_name:
             row.full_name = full_name
             row.save()
+
+
+# --- entitlements and switches: each change is one audit event, in the change's own transaction ---
+
+SWITCHES = ("sts_enabled", "allow_write_tokens")
+BILLING_STAFF_GROUP = "billing-admins"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a configuration change: the operator's staff, or a member of the workspace."""
+
+    username: str
+    kind: Literal["staff", "member"]
+
+    @classmethod
+    def of_user(cls, user: AbstractBaseUser | AnonymousUser) -> Actor:
+        """A signed-in user as an actor: superusers and the operator's billing staff (the Django group
+        BILLING_STAFF_GROUP) act as staff, everyone else as a member of the workspace they change."""
+        is_staff = isinstance(user, PermissionsMixin) and (
+            user.is_superuser or user.groups.filter(name=BILLING_STAFF_GROUP).exists()
+        )
+        return cls(user.get_username(), "staff" if is_staff else "member")
+
+    def identity(self) -> dict[str, str]:
+        return {"actor": self.username, "actor_kind": self.kind}
+
+
+def workspace_plan_change(*, workspace: Workspace, plan: Plan, actor: Actor, request_id: str = "") -> Workspace:
+    """Moves the workspace to another plan; the next request of every process sees the new plan's features."""
+    with transaction.atomic():
+        locked = Workspace.objects.select_for_update().select_related("plan").get(pk=workspace.pk)
+        old = locked.plan
+        if old.pk != plan.pk:
+            locked.plan = plan
+            locked.save(update_fields=["plan"])
+            configuration_change_record(
+                action=AuditEvent.Action.ENTITLEMENT_PLAN_CHANGED,
+                actor=actor,
+                request_id=request_id,
+                workspace=locked,
+                detail={"old": old.slug, "new": plan.slug},
+            )
+    return locked
+
+
+def plan_feature_set(
+    *, plan: Plan, feature: str, value: FeatureValue | None, actor: Actor, request_id: str = ""
+) -> PlanFeature | None:
+    """Sets a feature's value in the plan, for every workspace on it; None takes the row away, and the
+    registry's default counts again."""
+    known = feature_named(feature)
+    if value is not None:
+        _value_check(feature=known.key, value=value)
+    with transaction.atomic():
+        # One change of the plan's features at a time, so that each event's old value is the true one.
+        Plan.objects.select_for_update().get(pk=plan.pk)
+        row = PlanFeature.objects.filter(plan=plan, key=known.key).first()
+        old = row.value if row is not None else None
+        if value is None:
+            if row is not None:
+                row.delete()
+            row = None
+        elif row is None:
+            row = PlanFeature.objects.create(plan=plan, key=known.key, value=value)
+        else:
+            row.value = value
+            row.save(update_fields=["value"])
+        if _stored(old) != _stored(value):
+            configuration_change_record(
+                action=AuditEvent.Action.ENTITLEMENT_FEATURE_CHANGED,
+                actor=actor,
+                request_id=request_id,
+                detail={"plan": plan.slug, "feature": known.key, "old": old, "new": value, "default": known.default},
+            )
+    return row
+
+
+def override_grant(
+    *,
+    workspace: Workspace,
+    feature: str,
+    value: FeatureValue,
+    expires_at: datetime,
+    actor: Actor,
+    note: str = "",
+    request_id: str = "",
+) -> FeatureOverride:
+    """Grants the workspace a feature value until `expires_at` (a trial), in place of its plan's; it
+    replaces an override of the same feature."""
+    known = feature_named(feature)
+    _value_check(feature=known.key, value=value)
+    if timezone.is_naive(expires_at):
+        raise InvalidOverride("Give the end of an override with its time zone.")
+    if expires_at <= timezone.now():
+        raise InvalidOverride(f"An override must end in the future, not at {expires_at:%Y-%m-%d %H:%M %Z}.")
+    longest = FeatureOverride._meta.get_field("note").max_length or 0
+    if len(note) > longest:
+        raise InvalidOverride(f"An override's note has at most {longest} characters.")
+    with transaction.atomic():
+        locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        row = FeatureOverride.objects.filter(workspace=locked, key=known.key).first()
+        old = _override_facts(row)
+        if row is None:
+            row = FeatureOverride(workspace=locked, key=known.key)
+        row.value, row.expires_at, row.note, row.granted_by = value, expires_at, note, actor.username
+        row.save()
+        configuration_change_record(
+            action=AuditEvent.Action.ENTITLEMENT_OVERRIDE_CHANGED,
+            actor=actor,
+            request_id=request_id,
+            workspace=locked,
+            detail={"feature": known.key, "old": old, "new": _override_facts(row)},
+        )
+    return row
+
+
+def override_revoke(*, workspace: Workspace, feature: str, actor: Actor, request_id: str = "") -> None:
+    """Ends the workspace's override of a feature now; its plan's value counts again."""
+    known = feature_named(feature)
+    with transaction.atomic():
+        locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        row = FeatureOverride.objects.filter(workspace=locked, key=known.key).first()
+        if row is None:
+            return
+        old = _override_facts(row)
+        row.delete()
+        configuration_change_record(
+            action=AuditEvent.Action.ENTITLEMENT_OVERRIDE_CHANGED,
+            actor=actor,
+            request_id=request_id,
+            workspace=locked,
+            detail={"feature": known.key, "old": old, "new": None},
+        )
+
+
+def workspace_switch_set(
+    *, workspace: Workspace, switch: str, on: bool, actor: Actor, request_id: str = ""
+) -> Workspace:
+    """Turns a workspace switch (`sts_enabled`, `allow_write_tokens`) on or off. Write tokens go on
+    only while the plan (or an override) includes them; raises FeatureNotEntitled with the sentence."""
+    if switch not in SWITCHES:
+        raise ValueError(f"There is no workspace switch {switch!r}; known switches: {', '.join(SWITCHES)}.")
+    with transaction.atomic():
+        locked = Workspace.objects.select_for_update().select_related("plan").get(pk=workspace.pk)
+        old = bool(getattr(locked, switch))
+        if old == on:
+            return locked
+        if switch == "allow_write_tokens" and on:
+            refusal = feature_refusal(workspace=locked, feature="write_tokens")
+            if refusal is not None:
+                raise FeatureNotEntitled(refusal)
+        setattr(locked, switch, on)
+        locked.save(update_fields=[switch])
+        configuration_change_record(
+            action=AuditEvent.Action.WORKSPACE_SETTING_CHANGED,
+            actor=actor,
+            request_id=request_id,
+            workspace=locked,
+            detail={"setting": switch, "old": old, "new": on},
+        )
+    return locked
+
+
+def configuration_change_record(
+    *,
+    action: str,
+    actor: Actor,
+    detail: dict[str, Any],
+    workspace: Workspace | None = None,
+    request_id: str = "",
+) -> AuditEvent:
+    """The audit event of a person's change to a workspace's (or a plan's) configuration."""
+    return audit_record(
+        action=action,
+        outcome=AuditEvent.Outcome.ALLOWED,
+        # A change made outside an API request (the admin, a command) gets a trace id of its own.
+        request_id=request_id or "chg_" + secrets.token_hex(12),
+        workspace_public_id=workspace.public_id if workspace is not None else "",
+        identity=actor.identity(),
+        detail=detail,
+    )
+
+
+def _value_check(*, feature: str, value: object) -> None:
+    problem = feature_named(feature).problem(value)
+    if problem is not None:
+        raise InvalidFeatureValue(problem)
+
+
+def _stored(value: object) -> tuple[str, object]:
+    # True == 1 in Python; a change from 1 to true is still a change of the stored JSON.
+    return (type(value).__name__, value)
+
+
+def _override_facts(row: FeatureOverride | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"value": row.value, "until": row.expires_at.isoformat(), "note": row.note}
