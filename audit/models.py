@@ -28,6 +28,7 @@ class AuditEvent(models.Model):
         WORKSPACE_INSTALLATION_CHANGED = "pro.atmos.workspace.installation_changed", "Installation linked or unlinked"
         WORKSPACE_CALLER_RULES_CHANGED = "pro.atmos.workspace.caller_rules_changed", "Caller rules changed"
         WORKSPACE_STAFF_CHANGE = "pro.atmos.workspace.staff_change", "Change by operator staff"
+        AUDIT_RETENTION_APPLIED = "pro.atmos.audit.retention_applied", "Old events removed by retention"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"
