@@ -79,3 +79,15 @@ class GitHubUnreachable(StsError):
     tag = "GitHubUnavailable"
     status = 503
     message = "GitHub could not be asked about the calling repository; retry in a moment."
+
+
+class CallerNoLongerInstalled(StsError):
+    """The session's repository lost its installation after the session was issued: every mint re-checks."""
+
+    tag = "CallerNoLongerInstalled"
+    status = 403
+    message = (
+        "The calling repository is no longer covered by a live GitHub App installation of this workspace "
+        "(the installation was removed, suspended, or no longer includes the repository). Restore the "
+        "installation's access to the repository in GitHub, then run the workflow again."
+    )
