@@ -133,3 +133,22 @@ def mint(client: Any, session: str | None, body: Any = None, **extra: Any) -> An
 
 def latest_session() -> StsSession:
     return StsSession.objects.latest("created_at")
+
+
+def revoke(client: Any, session: str, token: Any) -> Any:
+    return client.post(
+        "/api/v1/sts/revoke",
+        data={"token": token},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {session}",
+    )
+
+
+@pytest.fixture
+def two_sources(world: World) -> World:
+    """Two admitting sources, of two installations (acme's also covers the caller)."""
+    acme = world.installation("acme")
+    initech = world.installation("initech")
+    world.source("acme/a", acme, ADMITS_ACME_APP)
+    world.source("initech/b", initech, ADMITS_ACME_APP)
+    return world

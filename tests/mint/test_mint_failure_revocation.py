@@ -10,16 +10,7 @@ from sts import revocation, token_batches
 from sts.models import MintedToken
 from sts.revocation import RevocationRetries
 
-from .conftest import ADMITS_ACME_APP, mint
-
-
-@pytest.fixture
-def two_sources(world):
-    acme = world.installation("acme")
-    initech = world.installation("initech")
-    world.source("acme/a", acme, ADMITS_ACME_APP)
-    world.source("initech/b", initech, ADMITS_ACME_APP)
-    return world
+from .conftest import mint
 
 
 @pytest.fixture

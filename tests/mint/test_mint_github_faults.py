@@ -13,15 +13,6 @@ from .conftest import ADMITS_ACME_APP, mint
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def two_sources(world):
-    acme = world.installation("acme")
-    initech = world.installation("initech")
-    world.source("acme/a", acme, ADMITS_ACME_APP)
-    world.source("initech/b", initech, ADMITS_ACME_APP)
-    return world
-
-
 @pytest.mark.parametrize(
     ("endpoint", "fault", "reason"),
     [

@@ -16,16 +16,7 @@ from sts import revocation
 from sts.models import MintedToken
 from sts.revocation import RevocationRetries
 
-from .conftest import ADMITS_ACME_APP, mint
-
-
-def revoke(client, session, token):
-    return client.post(
-        "/api/v1/sts/revoke",
-        data={"token": token},
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {session}",
-    )
+from .conftest import ADMITS_ACME_APP, mint, revoke
 
 
 @pytest.fixture
