@@ -96,6 +96,9 @@ def main() -> None:
         repository_selection="selected",
         permissions={"contents": "read", "metadata": "read"},
     )
+    # The caller's own repository: every mint checks that an installation of the workspace still covers it.
+    caller_id = sim.add_repository("acme/app", installation_id=installation_id)
+    InstallationRepository.objects.create(installation=installation, github_id=caller_id, full_name="acme/app")
     sources = []
     for index in range(20):
         name = f"acme/module-{index:02d}"
@@ -106,6 +109,7 @@ def main() -> None:
         sources.append(name)
     identity = {
         "repository": "acme/app",
+        "repository_id": str(caller_id),
         "repository_owner": "acme",
         "ref": "refs/heads/main",
         "sub": "repo:acme/app:ref:refs/heads/main",

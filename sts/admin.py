@@ -54,6 +54,8 @@ class MintedTokenAdmin(ReadOnlyAdmin):
         "repository_list",
         "created_at",
         "expires_at",
+        "revocation_state",
+        "revocation_attempts",
         "revoked_at",
     )
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")

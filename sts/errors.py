@@ -85,3 +85,15 @@ class CallerNotAdmitted(StsError):
     tag = "CallerNotAdmitted"
     status = 403
     message = "No caller rule of this workspace admits the calling run; a workspace admin can change the caller rules."
+
+
+class CallerNoLongerInstalled(StsError):
+    """The session's repository lost its installation after the session was issued: every mint re-checks."""
+
+    tag = "CallerNoLongerInstalled"
+    status = 403
+    message = (
+        "The calling repository is no longer covered by a live GitHub App installation of this workspace "
+        "(the installation was removed, suspended, or no longer includes the repository). Restore the "
+        "installation's access to the repository in GitHub, then run the workflow again."
+    )

@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from sts.caller_rule_language import caller_rule_problems
 
 
 class OidcTokenUse(models.Model):
@@ -61,7 +65,25 @@ class MintedToken(models.Model):
     request_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    # A revocation counts only once GitHub confirmed it: a fresh token can answer 401 to its own
+    # revocation while GitHub has not propagated it yet, and still work for an hour. Until then the
+    # row shows a requested, unconfirmed revocation and how often it was tried.
+    revocation_requested_at = models.DateTimeField(null=True, blank=True)
+    revocation_attempts = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField("revocation confirmed at", null=True, blank=True)
+
+    class RevocationState(models.TextChoices):
+        ACTIVE = "active", "active"
+        UNCONFIRMED = "unconfirmed", "revocation unconfirmed"
+        REVOKED = "revoked", "revoked (confirmed by GitHub)"
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | models.Q(revocation_requested_at__isnull=False),
+                name="minted_token_revoked_only_when_requested",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"token for {', '.join(self.repositories)} ({self.fingerprint[:12]}…)"
@@ -71,6 +93,31 @@ class MintedToken(models.Model):
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    def revocation_state(self) -> RevocationState:
+        if self.revoked_at is not None:
+            return self.RevocationState.REVOKED
+        if self.revocation_requested_at is not None:
+            return self.RevocationState.UNCONFIRMED
+        return self.RevocationState.ACTIVE
+
+    def revocation_attempted(self, *, confirmed: bool) -> bool:
+        """Records one attempt to revoke the token at GitHub, and the confirmation when GitHub gave it.
+
+        Conditional updates, so concurrent attempts (a client's and a background retry) each count and
+        the first confirmation's time stays. True when this call recorded the confirmation."""
+        now = timezone.now()
+        rows = MintedToken.objects.filter(pk=self.pk)
+        with transaction.atomic():
+            rows.update(
+                revocation_attempts=models.F("revocation_attempts") + 1,
+                revocation_requested_at=Coalesce(
+                    "revocation_requested_at", models.Value(now, output_field=models.DateTimeField())
+                ),
+            )
+            recorded = confirmed and rows.filter(revoked_at__isnull=True).update(revoked_at=now) == 1
+        self.refresh_from_db(fields=["revocation_requested_at", "revocation_attempts", "revoked_at"])
+        return recorded
 
 
 class CallerRule(models.Model):
@@ -92,12 +139,6 @@ class CallerRule(models.Model):
         return f"caller rule {self.position} of {self.workspace_id}"
 
     def clean(self) -> None:
-        # Imported here, so that this model stays an addition at the end of the module (and
-        # sts.caller_rules, which reads this model, imports it at its top).
-        from django.core.exceptions import ValidationError
-
-        from sts.caller_rules import caller_rule_problems
-
         problems = caller_rule_problems(self.match)
         if problems:
             raise ValidationError({"match": problems})

@@ -4,28 +4,79 @@ A warm read costs no GitHub call; after `STS_POLICY_CACHE_SECONDS` the file is r
 `If-None-Match` (a 304 does not count against GitHub's rate limit:
 https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate).
 A push that touches `.atmos/pro/sts/` invalidates the entry so that a new policy applies at once.
+
+Only the regular file at the policy's own path is a policy: GitHub answers a symlink with the
+content and path of its target, which may live anywhere in the repository, outside the review that
+guards the policy folder; such an answer, and a file too large for the contents API, is kept as a
+refusal with a sentence saying why.
 """
 
 from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 
-from github_app.client import GitHubApp
+from github_app.client import FileContent, GitHubApp
+from github_app.errors import GitHubError
+from sts.github_budget import GitHubBudgetExhausted
+from sts.github_pending import GitHubFileTooLarge
 from sts.policy import MAX_POLICY_BYTES, policy_path
 
-CACHE_PREFIX = "sts:policy-file:v1"
+CACHE_PREFIX = "sts:policy-file:v2"
+POLICY_READ_CONCURRENCY = 8
+# The policies of a cold mint are fetched side by side, by long-lived threads (their HTTP connections
+# and cache clients are reused) that touch GitHub and the cache only, never the database.
+_readers = ThreadPoolExecutor(max_workers=POLICY_READ_CONCURRENCY, thread_name_prefix="policy-read")
+
+TOO_LARGE = "GitHub refuses to serve the file through its contents API (over 1 MB); a policy holds at most 64 KiB."
 
 
 @dataclass(frozen=True)
 class PolicyFile:
-    """What the default branch holds at the policy's path: `content` None when there is no file."""
+    """What the default branch holds at the policy's path: `content` None when there is no policy
+    there, with `refusal` saying why when something is there that cannot be one."""
 
     content: bytes | None
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRead:
+    """One policy file to read: the repository by GitHub id when our records know it."""
+
+    installation_id: int
+    full_name: str
+    repository_id: int | None
+
+
+def policy_files_read(
+    *, app: GitHubApp, reads: list[PolicyRead], policy_name: str, spend: Callable[[], None] | None = None
+) -> list[PolicyFile | GitHubError | GitHubBudgetExhausted]:
+    """The policy file of each repository, in order; a failure is returned in its place, so one
+    repository's trouble never hides another's answer. `spend` is called before each read that costs
+    GitHub's rate limit (one that cannot be answered from the cache or revalidated by ETag) and
+    raises `GitHubBudgetExhausted` to stop it."""
+
+    def read(one: PolicyRead) -> PolicyFile | GitHubError | GitHubBudgetExhausted:
+        try:
+            return policy_file_read(
+                app=app,
+                installation_id=one.installation_id,
+                full_name=one.full_name,
+                repository_id=one.repository_id,
+                policy_name=policy_name,
+                spend=spend,
+            )
+        except (GitHubError, GitHubBudgetExhausted) as error:
+            return error
+
+    return list(_readers.map(read, reads)) if len(reads) > 1 else [read(one) for one in reads]
 
 
 def _cache_key(full_name: str, repository_id: int | None, policy_name: str) -> str:
@@ -36,30 +87,60 @@ def _cache_key(full_name: str, repository_id: int | None, policy_name: str) -> s
 
 
 def policy_file_read(
-    *, app: GitHubApp, installation_id: int, full_name: str, repository_id: int | None, policy_name: str
+    *,
+    app: GitHubApp,
+    installation_id: int,
+    full_name: str,
+    repository_id: int | None,
+    policy_name: str,
+    spend: Callable[[], None] | None = None,
 ) -> PolicyFile:
     """The policy file of a repository, by GitHub id when known. Raises the `GitHubError` family when
-    GitHub cannot be read; the caller decides what that means."""
+    GitHub cannot be read, and `GitHubBudgetExhausted` from `spend`; the caller decides what that means."""
     key = _cache_key(full_name, repository_id, policy_name)
     cached = cache.get(key)
     if cached is not None and time.time() - cached["checked_at"] < settings.STS_POLICY_CACHE_SECONDS:
-        return PolicyFile(_decode(cached["content"]))
+        return _entry(cached)
     etag = cached["etag"] if cached is not None else None
-    found = app.read_file(
-        installation_id=installation_id,
-        full_name=full_name,
-        repository_id=repository_id,
-        path=policy_path(policy_name),
-        etag=etag,
-    )
-    if found.not_modified and cached is not None:
-        content = cached["content"]
+    if etag is None and spend is not None:
+        spend()
+    path = policy_path(policy_name)
+    try:
+        found = app.read_file(
+            installation_id=installation_id, full_name=full_name, repository_id=repository_id, path=path, etag=etag
+        )
+    except GitHubFileTooLarge:
+        entry: dict[str, object] = {"content": None, "refusal": TOO_LARGE, "etag": None}
     else:
-        # Anything beyond the parser's cap is invalid whatever follows: keep one byte more than the cap.
-        content = None if found.content is None else base64.b64encode(found.content[: MAX_POLICY_BYTES + 1]).decode()
-        etag = found.etag
-    cache.set(key, {"content": content, "etag": etag, "checked_at": time.time()}, timeout=24 * 3600)
-    return PolicyFile(_decode(content))
+        entry = cached if found.not_modified and cached is not None else _answer(found, path=path)
+    entry = {**entry, "checked_at": time.time()}
+    cache.set(key, entry, timeout=24 * 3600)
+    return _entry(entry)
+
+
+def _answer(found: FileContent, *, path: str) -> dict[str, object]:
+    if found.content is None:
+        return {"content": None, "refusal": None, "etag": found.etag}
+    # SHIM: `FileContent.path` comes with the GitHub client's next change; at merge, read it directly.
+    answered = getattr(found, "path", path)
+    if answered != path:
+        refusal = (
+            f"GitHub answered {path} with the content of {str(answered)[:200]}: the policy is a link to a file "
+            "elsewhere in the repository. Commit the policy itself at its path."
+        )
+        return {"content": None, "refusal": refusal, "etag": found.etag}
+    # Anything beyond the parser's cap is invalid whatever follows: keep one byte more than the cap.
+    content = base64.b64encode(found.content[: MAX_POLICY_BYTES + 1]).decode()
+    return {"content": content, "refusal": None, "etag": found.etag}
+
+
+def _entry(cached: dict[str, object]) -> PolicyFile:
+    content = cached["content"]
+    refusal = cached.get("refusal")
+    return PolicyFile(
+        content=None if content is None else base64.b64decode(str(content)),
+        refusal=None if refusal is None else str(refusal),
+    )
 
 
 def policy_files_invalidate(*, full_name: str) -> None:
@@ -69,7 +150,3 @@ def policy_files_invalidate(*, full_name: str) -> None:
         cache.incr(key)
     except ValueError:  # no generation yet: nothing is cached under it either
         cache.set(key, 1, timeout=None)
-
-
-def _decode(content: str | None) -> bytes | None:
-    return None if content is None else base64.b64decode(content)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -98,11 +99,14 @@ def installation_link(*, workspace: Workspace, installation_github_id: int) -> G
     return _installation_record(workspace=workspace, installation=installation, repositories=repositories)
 
 
-def installation_discover(*, workspace: Workspace, full_name: str, app: GitHubApp) -> GitHubInstallation | None:
+def installation_discover(
+    *, workspace: Workspace, full_name: str, app: GitHubApp, before_asking: Callable[[], None] | None = None
+) -> GitHubInstallation | None:
     """The workspace's installation that GitHub says covers a repository our records do not list yet
     (they lag behind GitHub until the next link or webhook). Only a repository of one of the
     workspace's own accounts is asked about: another organization's never reaches GitHub.
-    Raises the `github_app.errors.GitHubError` family when GitHub cannot answer."""
+    `before_asking` runs just before GitHub is asked (not for a remembered answer) and may raise to
+    stop the call. Raises the `github_app.errors.GitHubError` family when GitHub cannot answer."""
     installations = installations_for_account(workspace=workspace, account_login=full_name.split("/", 1)[0])
     if not installations:
         return None
@@ -111,10 +115,31 @@ def installation_discover(*, workspace: Workspace, full_name: str, app: GitHubAp
     key = f"workspaces:discovered:{workspace.pk}:{full_name.lower()}"
     installation_id = cache.get(key)
     if installation_id is None:
+        if before_asking is not None:
+            before_asking()
         found = app.installation_for_repository(full_name)
         installation_id = found.id if found is not None else 0
         cache.set(key, installation_id, timeout=DISCOVERY_MEMORY_SECONDS)
     return next((row for row in installations if row.github_id == installation_id), None)
+
+
+# --- What a mint learns from GitHub about the installations it uses ---
+
+
+def installation_mark_suspended(*, installation_github_id: int) -> None:
+    """Records a suspension GitHub reported before our records knew (its webhook may still be on its way)."""
+    GitHubInstallation.objects.filter(github_id=installation_github_id, suspended_at__isnull=True).update(
+        suspended_at=timezone.now()
+    )
+
+
+def installation_repositories_remember(*, installation: GitHubInstallation, repositories: list[Repository]) -> None:
+    """Records repositories GitHub says the installation covers (from a token's own answer) that our
+    records lacked; rows we have are left as they are."""
+    for repository in repositories:
+        InstallationRepository.objects.get_or_create(
+            installation=installation, github_id=repository.id, defaults={"full_name": repository.full_name}
+        )
 
 
 def _installation_record(

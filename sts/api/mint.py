@@ -34,6 +34,36 @@ class RevokeInputSerializer(serializers.Serializer):
     token = StrictCharField(write_only=True, max_length=4096, trim_whitespace=False)
 
 
+class TokenOutputSerializer(serializers.Serializer):
+    """One `data.tokens[]` entry of the wire contract: the only place a token value leaves us."""
+
+    host = serializers.CharField()
+    owner = serializers.CharField()
+    token = serializers.CharField()
+    expiresAt = serializers.CharField(source="expires_at")
+    repositories = serializers.ListField(child=serializers.CharField())
+    permissions = serializers.DictField(child=serializers.CharField())
+
+
+class ExclusionOutputSerializer(serializers.Serializer):
+    repo = serializers.CharField(source="name")
+    reason = serializers.CharField()
+
+
+class MintOutputSerializer(serializers.Serializer):
+    tokens = TokenOutputSerializer(many=True)
+    excluded = ExclusionOutputSerializer(many=True)
+
+
+class RevokeOutputSerializer(serializers.Serializer):
+    """`revoked`: the revocation is ours to finish; `confirmed`: GitHub already confirmed it (when
+    false, we retry in the background until it does or the token expires)."""
+
+    revoked = serializers.BooleanField()
+    confirmed = serializers.BooleanField()
+    fingerprint = serializers.CharField(source="minted.fingerprint")
+
+
 def _validated(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
     """The contract answers a body the caller can fix with HTTP 200 and success false, so the
     client prints the sentence; a 400 would make it say "not a GitHub Actions session"."""
@@ -72,7 +102,7 @@ class MintView(_SessionView):
             policy_name=body.get("policyName"),
             trail=self.trail,
         )
-        return success_response(request, result.as_data())
+        return success_response(request, MintOutputSerializer(result).data)
 
 
 class RevokeView(_SessionView):
@@ -80,5 +110,5 @@ class RevokeView(_SessionView):
 
     def post(self, request: Request) -> Response:
         body = _validated(request, RevokeInputSerializer)
-        minted = token_revoke(session=self.session(request), token=body["token"], trail=self.trail)
-        return success_response(request, {"revoked": True, "fingerprint": minted.fingerprint})
+        revocation = token_revoke(session=self.session(request), token=body["token"], trail=self.trail)
+        return success_response(request, RevokeOutputSerializer(revocation).data)

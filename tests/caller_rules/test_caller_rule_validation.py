@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from sts.caller_rules import (
+from sts.caller_rule_language import (
     MAX_CALLER_RULES,
     MAX_CALLER_RULES_BYTES,
     CallerRulesInvalid,

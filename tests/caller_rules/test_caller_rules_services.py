@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from audit.models import AuditEvent
+from sts.caller_rule_language import MAX_CALLER_RULES, CallerRulesInvalid
 from sts.caller_rules import (
-    MAX_CALLER_RULES,
-    CallerRulesInvalid,
     caller_refusal,
     caller_rule_delete,
     caller_rule_save,

@@ -56,10 +56,13 @@ ADMITS_OTHER = policy('repository: "acme/somebody-else"')
 class World:
     sim: Any
     workspace: Workspace
+    caller_repository_id: int | None = None
 
     def installation(self, account: str, *, permissions: dict[str, str] | None = None) -> GitHubInstallation:
+        """An installation at the simulator and in our records; the caller's own account's installation
+        also covers the caller's repository, as it must for the caller to mint."""
         github_id = self.sim.add_installation(account, permissions=permissions)
-        return GitHubInstallation.objects.create(
+        installation = GitHubInstallation.objects.create(
             github_id=github_id,
             workspace=self.workspace,
             account_login=account,
@@ -68,6 +71,20 @@ class World:
             repository_selection="selected",
             permissions=permissions or {"contents": "read", "metadata": "read"},
         )
+        if account == CALLER["repository_owner"]:
+            self.caller(installation)
+        return installation
+
+    def caller(self, installation: GitHubInstallation, *, at_github: bool = True) -> int:
+        """The caller's repository, covered by `installation`; sessions name it by its GitHub id."""
+        github_id = self.sim.add_repository(
+            CALLER["repository"], installation_id=installation.github_id if at_github else None
+        )
+        InstallationRepository.objects.create(
+            installation=installation, github_id=github_id, full_name=CALLER["repository"]
+        )
+        self.caller_repository_id = github_id
+        return github_id
 
     def repository(
         self,
@@ -98,8 +115,9 @@ def session_for(world: World) -> Callable[..., str]:
     """A session JWT for the caller CALLER (claims overridable), as the exchange would issue it."""
 
     def issue(workspace: Workspace | None = None, **claims: str) -> str:
+        recorded = {} if world.caller_repository_id is None else {"repository_id": str(world.caller_repository_id)}
         token, _ = session_issue(
-            workspace=workspace or world.workspace, identity={**CALLER, **claims}, request_id="req_test"
+            workspace=workspace or world.workspace, identity={**CALLER, **recorded, **claims}, request_id="req_test"
         )
         return token
 
@@ -115,3 +133,22 @@ def mint(client: Any, session: str | None, body: Any = None, **extra: Any) -> An
 
 def latest_session() -> StsSession:
     return StsSession.objects.latest("created_at")
+
+
+def revoke(client: Any, session: str, token: Any) -> Any:
+    return client.post(
+        "/api/v1/sts/revoke",
+        data={"token": token},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {session}",
+    )
+
+
+@pytest.fixture
+def two_sources(world: World) -> World:
+    """Two admitting sources, of two installations (acme's also covers the caller)."""
+    acme = world.installation("acme")
+    initech = world.installation("initech")
+    world.source("acme/a", acme, ADMITS_ACME_APP)
+    world.source("initech/b", initech, ADMITS_ACME_APP)
+    return world

@@ -72,8 +72,11 @@ def test_each_exclusion_reason(client, world, session_for, setup, reason):
         )
         source = "globex/modules"
     elif setup == "suspended":
-        world.source(source, acme, ADMITS_ACME_APP)
-        GitHubInstallation.objects.filter(pk=acme.pk).update(suspended_at="2030-01-01T00:00:00Z")
+        # Another account's installation: the caller's own must stay live for it to mint at all.
+        initech = world.installation("initech")
+        source = "initech/modules"
+        world.source(source, initech, ADMITS_ACME_APP)
+        GitHubInstallation.objects.filter(pk=initech.pk).update(suspended_at="2030-01-01T00:00:00Z")
     elif setup == "no_policy":
         world.source(source, acme, None)
     elif setup == "invalid_policy":
@@ -266,6 +269,7 @@ def test_a_repository_github_places_in_an_installation_of_no_workspace_of_ours_i
         repository_selection="selected",
         permissions={"contents": "read"},
     )
+    world.caller(GitHubInstallation.objects.get(github_id=reinstalled + 1000), at_github=False)
 
     result = data(mint(client, session_for(), {"sources": ["acme/elsewhere"]}))
 

@@ -13,15 +13,6 @@ from .conftest import ADMITS_ACME_APP, mint
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def two_sources(world):
-    acme = world.installation("acme")
-    initech = world.installation("initech")
-    world.source("acme/a", acme, ADMITS_ACME_APP)
-    world.source("initech/b", initech, ADMITS_ACME_APP)
-    return world
-
-
 @pytest.mark.parametrize(
     ("endpoint", "fault", "reason"),
     [
@@ -87,9 +78,9 @@ def test_tokens_minted_before_a_later_failure_are_revoked_not_lost(client, two_s
     mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})
     issued_before = len(two_sources.sim.tokens_issued)
     live_before = two_sources.sim.live_token_count()
-    from sts import mint as mint_module
+    from sts import token_batches
 
-    original = mint_module._mint_chunk
+    original = token_batches._mint_chunk
     calls = []
 
     def second_group_breaks(**kwargs):
@@ -98,7 +89,7 @@ def test_tokens_minted_before_a_later_failure_are_revoked_not_lost(client, two_s
             raise RuntimeError("a bug after the first token was handed out")  # a stand-in for any bug
         return original(**kwargs)
 
-    monkeypatch.setattr(mint_module, "_mint_chunk", second_group_breaks)
+    monkeypatch.setattr(token_batches, "_mint_chunk", second_group_breaks)
     client.raise_request_exception = False
 
     response = mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})

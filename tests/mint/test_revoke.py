@@ -8,18 +8,9 @@ from audit.models import AuditEvent
 from sts.models import MintedToken
 from workspaces.models import Plan, Workspace
 
-from .conftest import ADMITS_ACME_APP, mint
+from .conftest import ADMITS_ACME_APP, mint, revoke
 
 pytestmark = pytest.mark.django_db
-
-
-def revoke(client, session, token):
-    return client.post(
-        "/api/v1/sts/revoke",
-        data={"token": token},
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {session}",
-    )
 
 
 @pytest.fixture
