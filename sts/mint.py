@@ -25,6 +25,7 @@ from audit.models import AuditEvent
 from audit.trail import AuditTrail
 from github_app.client import GitHubApp
 from github_app.errors import GitHubError, GitHubInstallationSuspended
+from sts.caller_rules import caller_admit
 from sts.errors import CallerNoLongerInstalled, InvalidMintRequest, StsNotEntitled
 from sts.github_budget import GitHubBudget, GitHubBudgetExhausted
 from sts.models import MintedToken, StsSession, token_fingerprint
@@ -33,6 +34,7 @@ from sts.policy_store import PolicyFile, PolicyRead, policy_files_read
 from sts.reasons import Reason
 from sts.sources import LONGEST_NAME, Source, reason_for, requested_sources
 from sts.token_batches import MintedBatch, tokens_mint, tokens_revoke_after_failure
+from workspaces.entitlements import feature_value
 from workspaces.models import InstallationRepository, Workspace
 from workspaces.services import installation_discover, installation_mark_suspended, installation_repositories_remember
 
@@ -77,6 +79,7 @@ def token_mint(
     trail.note(policy_name=policy_name[:100])
     _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
     _check_caller_installed(session)
+    caller_admit(workspace=workspace, identity=session.identity)  # the workspace's caller rules, as they are now
 
     app = GitHubApp.from_settings()
     budget = GitHubBudget(
@@ -105,7 +108,22 @@ def token_mint(
         raise
     trail.decide(AuditEvent.Outcome.ALLOWED if result.tokens else AuditEvent.Outcome.DENIED)
     trail.note(**audit_facts(sources=sources, candidates=candidates, minted=minted))
+    _source_rows(trail=trail, candidates=candidates, minted=minted)
     return result
+
+
+def _source_rows(*, trail: AuditTrail, candidates: list[Source], minted: list[MintedBatch]) -> None:
+    """Every decided source as a row of its own in the audit log, with the token that covers it."""
+    fingerprints = {id(member): token_fingerprint(batch.token.token) for batch in minted for member in batch.members}
+    for candidate in candidates:
+        trail.source(
+            repository=(candidate.full_name or candidate.requested)[:LONGEST_NAME],
+            github_id=candidate.github_id,
+            decision="granted" if candidate.reason is None else "excluded",
+            reason=str(candidate.reason or ""),
+            rule=candidate.detail.get("rule") if candidate.reason is None else None,
+            fingerprint=fingerprints.get(id(candidate), ""),
+        )
 
 
 def _check_request(*, workspace: Workspace, sources: list[str] | None, policy_name: str) -> None:
@@ -117,10 +135,14 @@ def _check_request(*, workspace: Workspace, sources: list[str] | None, policy_na
             "policyName must be one path segment of letters, digits, '-' and '_' (at most 64 characters).",
             context={"field": "policyName"},
         )
-    if sources is not None and len(sources) > settings.STS_MAX_SOURCES:
-        raise InvalidMintRequest(
-            f"Ask for at most {settings.STS_MAX_SOURCES} sources in one request.", context={"field": "sources"}
-        )
+    most = max_sources(workspace)
+    if sources is not None and len(sources) > most:
+        raise InvalidMintRequest(f"Ask for at most {most} sources in one request.", context={"field": "sources"})
+
+
+def max_sources(workspace: Workspace) -> int:
+    """The plan's `max_sources_per_mint`, never beyond what this server allows (`STS_MAX_SOURCES`)."""
+    return min(int(feature_value(workspace=workspace, feature="max_sources_per_mint")), settings.STS_MAX_SOURCES)
 
 
 def _check_caller_installed(session: StsSession) -> None:
@@ -144,7 +166,7 @@ def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None,
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
     if sources is None:
         # Bounded like a request that names the most sources allowed: the first ones by name.
-        rows = rows.order_by("full_name_key")[: settings.STS_MAX_SOURCES]
+        rows = rows.order_by("full_name_key")[: max_sources(workspace)]
         candidates = [Source(requested=row.full_name).adopt(row) for row in rows]
     else:
         candidates = requested_sources(sources)
@@ -236,7 +258,7 @@ def _decide(
         candidate.exclude(Reason.NO_POLICY)
         return
     try:
-        policy = parse_policy_bytes(found.content, name=policy_name, allow_write=workspace.allow_write_tokens)
+        policy = parse_policy_bytes(found.content, name=policy_name, allow_write=workspace.write_tokens_allowed())
     except PolicyInvalid as invalid:
         candidate.exclude(
             Reason.POLICY_INVALID,
