@@ -12,21 +12,19 @@ import hashlib
 import json
 import re
 import socket
-import ssl
 import struct
-import sys
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 
+from githubsim.control import handle_control
 from githubsim.gitstore import parse_tree
-from githubsim.simulator import PERMISSION_LEVELS, GitHubSimulator, Installation, InstallationToken, Repository, iso
+from githubsim.server_base import Abort, Reply, SimulatorServer, error, not_found
+from githubsim.state import PERMISSION_LEVELS, Installation, InstallationToken, Repository, SimulatorState, iso
 
-DOCS = "https://docs.github.com/rest"
 DOC_APPS = "https://docs.github.com/rest/apps/apps"
 DOC_TOKEN = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
 DOC_CONTENTS = "https://docs.github.com/rest/repos/contents#get-repository-content"
@@ -48,27 +46,6 @@ REASONS = {
 MAX_FILE_BYTES = 1024 * 1024  # larger files: "encoding": "none", empty content (GitHub's 1 MB rule)
 
 
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    raw: bytes | None = None
-
-
-def error(status: int, message: str, documentation_url: str = DOCS, **extra: Any) -> Reply:
-    return Reply(status, {"message": message, "documentation_url": documentation_url, "status": str(status), **extra})
-
-
-def not_found(documentation_url: str = DOCS) -> Reply:
-    return error(404, "Not Found", documentation_url)
-
-
-class Abort(Exception):
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-
-
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/oidc/\.well-known/openid-configuration$"), "oidc_discovery"),
     ("GET", re.compile(r"^/oidc/\.well-known/jwks$"), "oidc_jwks"),
@@ -86,19 +63,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-class SimulatorServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (timeouts, resets, a test that is done) is not a simulator bug.
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError | ssl.SSLError):
-            return
-        super().handle_error(request, client_address)
-
-
 class ApiServer(SimulatorServer):
-    def __init__(self, address: tuple[str, int], sim: GitHubSimulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: SimulatorState) -> None:
         self.sim = sim
         super().__init__(address, ApiHandler)
 
@@ -116,7 +82,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         """Silent: request lines carry no secret, but test output stays readable."""
 
     @property
-    def sim(self) -> GitHubSimulator:
+    def sim(self) -> SimulatorState:
         return self.server.sim
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -141,8 +107,6 @@ class ApiHandler(BaseHTTPRequestHandler):
         path, self.query = parts.path, parse_qs(parts.query, keep_blank_values=True)
         self.body = self._read_body()
         if path.startswith("/_sim/"):
-            from githubsim.control import handle_control
-
             self._send(handle_control(self.sim, self.command, path[len("/_sim/") :], self.body, self.client_address[0]))
             return
         endpoint, params = "unknown", {}

@@ -1,7 +1,7 @@
 """The control API under ``/_sim/`` (loopback only): seed and steer a simulator running in another process.
 
 ``POST /_sim/<method>`` with the method's keyword arguments as a JSON object calls that method of
-:class:`~githubsim.simulator.GitHubSimulator`; ``GET /_sim/config``, ``GET /_sim/calls`` and
+:class:`~githubsim.state.SimulatorState`; ``GET /_sim/config``, ``GET /_sim/calls`` and
 ``GET /_sim/tokens_issued`` read state. Answers are ``{"result": ...}`` or ``{"error": "..."}``.
 """
 
@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from githubsim.api import Reply
-    from githubsim.simulator import GitHubSimulator
+from githubsim.server_base import Reply
+from githubsim.state import SimulatorState
 
 # The methods a control request may call; nothing else of the simulator is reachable.
 METHODS = frozenset(
@@ -38,7 +37,7 @@ METHODS = frozenset(
 )
 
 
-def config(sim: GitHubSimulator) -> dict[str, Any]:
+def config(sim: SimulatorState) -> dict[str, Any]:
     return {
         "api_url": sim.api_url,
         "issuer": sim.issuer,
@@ -51,9 +50,7 @@ def config(sim: GitHubSimulator) -> dict[str, Any]:
     }
 
 
-def handle_control(sim: GitHubSimulator, method: str, name: str, body: bytes, client_ip: str) -> Reply:
-    from githubsim.api import Reply
-
+def handle_control(sim: SimulatorState, method: str, name: str, body: bytes, client_ip: str) -> Reply:
     if not ipaddress.ip_address(client_ip).is_loopback:
         return Reply(403, {"error": "the control API answers loopback clients only"})
     if method == "GET":

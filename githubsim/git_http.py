@@ -20,9 +20,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from githubsim.api import SimulatorServer
 from githubsim.gitstore import git_env
-from githubsim.simulator import GitHubSimulator, Repository
+from githubsim.server_base import SimulatorServer
+from githubsim.state import Repository, SimulatorState
 
 ROUTE = re.compile(
     r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/(?P<rest>info/refs|git-upload-pack|git-receive-pack)$"
@@ -31,7 +31,7 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 class GitServer(SimulatorServer):
-    def __init__(self, address: tuple[str, int], sim: GitHubSimulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: SimulatorState) -> None:
         self.sim = sim
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.minimum_version = ssl.TLSVersion.TLSv1_2

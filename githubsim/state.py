@@ -1,0 +1,727 @@
+"""What the simulated GitHub knows: accounts, installations, repositories, tokens, rate budgets, faults, keys.
+
+The HTTP faces (``githubsim.api``, ``githubsim.control``, ``githubsim.git_http``) read and change this
+state; none of them is imported here, so imports run one way: ``simulator`` -> faces -> ``state``.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import secrets
+import shutil
+import string
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from githubsim.gitstore import BareRepository
+from githubsim.keys import OidcKeyRing, load_or_create_rsa, load_or_create_tls
+
+ENDPOINTS = frozenset(
+    {
+        "oidc_discovery",
+        "oidc_jwks",
+        "app",
+        "repo_installation",
+        "installation",
+        "installation_repositories",
+        "access_tokens",
+        "contents",
+        "revoke",
+        "repository",
+        "rate_limit",
+        "git",
+    }
+)
+# "malformed": a success status (200, or `status`) whose body is not the documented JSON, as a broken
+# proxy or a GitHub incident can answer.
+FAULT_KINDS = frozenset({"status", "timeout", "rate_limit", "secondary_rate_limit", "reset", "malformed"})
+PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
+TOKEN_LIFETIME_SECONDS = 3600
+DEFAULT_RATE_LIMIT = 5000
+ANONYMOUS_RATE_LIMIT = 60
+
+
+def iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class Account:
+    login: str
+    id: int
+    type: str
+
+    def as_json(self, api_url: str) -> dict[str, Any]:
+        return {
+            "login": self.login,
+            "id": self.id,
+            "node_id": _b64url(f"04:{self.type}{self.id}".encode()),
+            "type": self.type,
+            "site_admin": False,
+            "url": f"{api_url}/users/{self.login}",
+            "html_url": f"https://github.com/{self.login}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{self.id}?v=4",
+        }
+
+
+@dataclass
+class Installation:
+    id: int
+    account: Account
+    repository_selection: str
+    permissions: dict[str, str]
+    suspended_at: float | None
+    created_at: float
+    repository_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Repository:
+    id: int
+    owner: Account
+    name: str
+    private: bool
+    default_branch: str
+    git: BareRepository
+    created_at: float
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.login}/{self.name}"
+
+
+@dataclass
+class InstallationToken:
+    digest: str
+    installation_id: int
+    repository_ids: frozenset[int] | None  # None: every repository the installation covers
+    permissions: dict[str, str]
+    expires_at: int
+    repository_selection: str
+    revoked: bool = False
+    issued_at: float = 0.0
+
+
+@dataclass
+class Fault:
+    kind: str
+    status: int | None
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class RateBucket:
+    limit: int
+    used: int
+    reset: int
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SimulatorState:
+    """The state of a faithful, strict GitHub (App API, Actions OIDC issuer, git smart HTTP) on 127.0.0.1."""
+
+    def __init__(self, state_dir: Path | None = None, *, persistent: bool = False) -> None:
+        """``persistent``: keep installations, repositories and tokens in ``state_dir/state.json`` across
+        restarts (the standalone simulator); keys, CA and git repositories are always kept there."""
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="githubsim-")
+            state_dir = Path(self._tmp.name)
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self.app_id = 424242
+        self.app_slug = "atmos-pro-sts-sim"
+        self.client_id = "Iv23liSimulatorClient1"
+        # GitHub hands out App keys as PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"); so does the simulator.
+        app_key_path = self.state_dir / "app-private-key.pem"
+        self._app_key = load_or_create_rsa(app_key_path, serialization.PrivateFormat.TraditionalOpenSSL)
+        self.app_private_key_path = str(app_key_path)
+        self.app_private_key_pem = app_key_path.read_text()
+        self.app_public_key = self._app_key.public_key()
+        self._oidc = OidcKeyRing(self.state_dir / "oidc-keys")
+        tls = load_or_create_tls(self.state_dir / "tls")
+        self.ca_file = str(tls.ca_file)
+        self._tls = tls
+        self.repos_dir = self.state_dir / "repos"
+        # How long a "timeout" fault holds a connection: longer than a client timeout, short for a test run.
+        self.timeout_hold_seconds = 3.0
+        self.rate_limit = DEFAULT_RATE_LIMIT
+        # A fresh installation token can take a few seconds to work for git on github.com; 0 by default.
+        self.token_propagation_seconds = 0.0
+        self.api_url = ""
+        self.issuer = ""
+        self.git_base_url = ""
+        self.git_host = ""
+        self._next_account_id = 1000001
+        self._account_ids: dict[str, int] = {}  # kept across reset(): a login keeps its id, as on GitHub
+        self._next_installation_id = 50000001
+        self._next_repository_id = 690000001
+        self._token_serial = 0
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.persistent = persistent
+        self._forget()
+        if persistent and (self.state_dir / "state.json").exists():
+            self._load()
+
+    def _forget(self) -> None:
+        self._accounts: dict[str, Account] = {}
+        self.installations: dict[int, Installation] = {}
+        self.repositories: dict[str, Repository] = {}  # keyed by lower-case full name
+        self._tokens: dict[str, InstallationToken] = {}
+        self.tokens_issued: list[dict[str, Any]] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._rate: dict[str, RateBucket] = {}
+        self.calls.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._forget()
+            if self.repos_dir.exists():
+                shutil.rmtree(self.repos_dir)
+            self._save()
+            self.rate_limit = DEFAULT_RATE_LIMIT
+            self.timeout_hold_seconds = 3.0
+            self.token_propagation_seconds = 0.0
+            # The current key stays; keys an earlier test rotated away leave the JWKS.
+            self._oidc.unpublish_previous()
+
+    # -- persistence (standalone mode) ---------------------------------------------------------
+
+    def _save(self) -> None:
+        if not self.persistent:
+            return
+        with self._lock:
+            data = {
+                "counters": [self._next_account_id, self._next_installation_id, self._next_repository_id],
+                "account_ids": self._account_ids,
+                "accounts": [dataclasses.asdict(a) for a in self._accounts.values()],
+                "installations": [
+                    {
+                        **dataclasses.asdict(i),
+                        "account": i.account.login.lower(),
+                        "repository_ids": sorted(i.repository_ids),
+                    }
+                    for i in self.installations.values()
+                ],
+                "repositories": [self._repository_record(r) for r in self.repositories.values()],
+                "tokens": [
+                    {
+                        **dataclasses.asdict(t),
+                        "repository_ids": None if t.repository_ids is None else sorted(t.repository_ids),
+                    }
+                    for t in self._tokens.values()
+                ],
+                "tokens_issued": self.tokens_issued,
+            }
+            target = self.state_dir / "state.json"
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(target)
+
+    @staticmethod
+    def _repository_record(repo: Repository) -> dict[str, Any]:
+        fields = ("id", "name", "private", "default_branch", "created_at")
+        return {**{k: getattr(repo, k) for k in fields}, "owner": repo.owner.login.lower()}
+
+    def _load(self) -> None:
+        data = json.loads((self.state_dir / "state.json").read_text())
+        self._next_account_id, self._next_installation_id, self._next_repository_id = data["counters"]
+        self._account_ids = dict(data["account_ids"])
+        self._accounts = {a["login"].lower(): Account(**a) for a in data["accounts"]}
+        for item in data["installations"]:
+            item = {**item, "account": self._accounts[item["account"]], "repository_ids": set(item["repository_ids"])}
+            self.installations[item["id"]] = Installation(**item)
+        for item in data["repositories"]:
+            owner = self._accounts[item.pop("owner")]
+            repo = Repository(**item, owner=owner, git=BareRepository(self._repo_path(owner.login, item["name"])))
+            self.repositories[repo.full_name.lower()] = repo
+        for item in data["tokens"]:
+            ids = item["repository_ids"]
+            token = InstallationToken(**{**item, "repository_ids": None if ids is None else frozenset(ids)})
+            self._tokens[token.digest] = token
+        self.tokens_issued = list(data["tokens_issued"])
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    # -- seeding -------------------------------------------------------------------------------
+
+    def _account(self, login: str, account_type: str | None = None) -> Account:
+        key = login.lower()
+        account = self._accounts.get(key)
+        if account is None:
+            if key not in self._account_ids:
+                self._account_ids[key] = self._next_account_id
+                self._next_account_id += 1
+            account = Account(login=login, id=self._account_ids[key], type=account_type or "Organization")
+            self._accounts[key] = account
+        elif account_type is not None:
+            account.type = account_type
+        return account
+
+    def add_installation(
+        self,
+        account: str,
+        *,
+        account_type: str = "Organization",
+        repository_selection: str = "selected",
+        permissions: dict[str, str] | None = None,
+        suspended: bool = False,
+    ) -> int:
+        if account_type not in ("Organization", "User"):
+            raise ValueError("account_type must be 'Organization' or 'User'")
+        if repository_selection not in ("selected", "all"):
+            raise ValueError("repository_selection must be 'selected' or 'all'")
+        perms = dict(permissions or {"contents": "read", "metadata": "read"})
+        for level in perms.values():
+            if level not in PERMISSION_LEVELS:
+                raise ValueError(f"unknown permission level {level!r}")
+        perms.setdefault("metadata", "read")
+        with self._lock:
+            if any(inst.account.login.lower() == account.lower() for inst in self.installations.values()):
+                raise ValueError(f"the App is already installed on {account} (one installation per account)")
+            installation = Installation(
+                id=self._next_installation_id,
+                account=self._account(account, account_type),
+                repository_selection=repository_selection,
+                permissions=perms,
+                suspended_at=time.time() if suspended else None,
+                created_at=time.time(),
+            )
+            self._next_installation_id += 1
+            self.installations[installation.id] = installation
+            self._save()
+            return installation.id
+
+    def add_repository(
+        self,
+        full_name: str,
+        *,
+        installation_id: int | None = None,
+        private: bool = True,
+        default_branch: str = "main",
+        files: dict[str, str] | None = None,
+    ) -> int:
+        owner, name = self._split(full_name)
+        contents: dict[str, bytes] = {"README.md": f"# {name}\n".encode()}
+        for path, text in (files or {}).items():
+            contents[self._clean_path(path)] = text.encode() if isinstance(text, str) else bytes(text)
+        with self._lock:
+            if full_name.lower() in self.repositories:
+                raise ValueError(f"repository {full_name} already exists")
+            account = self._account(owner)
+            git = BareRepository.create(
+                self._repo_path(account.login, name),
+                default_branch=default_branch,
+                files=contents,
+            )
+            repo = Repository(
+                id=self._next_repository_id,
+                owner=account,
+                name=name,
+                private=private,
+                default_branch=default_branch,
+                git=git,
+                created_at=time.time(),
+            )
+            self._next_repository_id += 1
+            self.repositories[full_name.lower()] = repo
+            if installation_id is not None:
+                self.add_repository_to_installation(full_name, installation_id)
+            self._save()
+            return repo.id
+
+    def put_file(self, full_name: str, path: str, content: str | bytes) -> None:
+        repo = self._repo(full_name)
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        with self._lock:
+            repo.git.put_file(branch=repo.default_branch, path=self._clean_path(path), content=data)
+
+    def delete_file(self, full_name: str, path: str) -> None:
+        repo = self._repo(full_name)
+        with self._lock:
+            repo.git.delete_file(branch=repo.default_branch, path=self._clean_path(path))
+
+    def suspend_installation(self, installation_id: int) -> None:
+        with self._lock:
+            self._installation(installation_id).suspended_at = time.time()
+            self._save()
+
+    def unsuspend_installation(self, installation_id: int) -> None:
+        with self._lock:
+            self._installation(installation_id).suspended_at = None
+            self._save()
+
+    def add_repository_to_installation(self, full_name: str, installation_id: int) -> None:
+        with self._lock:
+            repo, installation = self._repo(full_name), self._installation(installation_id)
+            if repo.owner.login.lower() != installation.account.login.lower():
+                raise ValueError(f"{full_name} is not owned by {installation.account.login}")
+            installation.repository_ids.add(repo.id)
+            self._save()
+
+    def remove_repository_from_installation(self, full_name: str, installation_id: int) -> None:
+        with self._lock:
+            repo, installation = self._repo(full_name), self._installation(installation_id)
+            installation.repository_ids.discard(repo.id)
+            self._save()
+
+    def _repo_path(self, owner: str, name: str) -> Path:
+        return self.repos_dir / owner.lower() / f"{name.lower()}.git"
+
+    @staticmethod
+    def _split(full_name: str) -> tuple[str, str]:
+        owner, sep, name = full_name.partition("/")
+        if not sep or not owner or not name or "/" in name:
+            raise ValueError(f"expected owner/name, got {full_name!r}")
+        return owner, name
+
+    @staticmethod
+    def _clean_path(path: str) -> str:
+        parts = path.strip("/").split("/")
+        if not path.strip("/") or any(part in ("", ".", "..", ".git") for part in parts):
+            raise ValueError(f"bad file path {path!r}")
+        return "/".join(parts)
+
+    def _repo(self, full_name: str) -> Repository:
+        repo = self.repositories.get(full_name.lower())
+        if repo is None:
+            raise KeyError(f"no repository {full_name}")
+        return repo
+
+    def _installation(self, installation_id: int) -> Installation:
+        installation = self.installations.get(int(installation_id))
+        if installation is None:
+            raise KeyError(f"no installation {installation_id}")
+        return installation
+
+    # -- coverage ------------------------------------------------------------------------------
+
+    def installation_repositories(self, installation: Installation) -> list[Repository]:
+        owner = installation.account.login.lower()
+        with self._lock:
+            repos = [r for r in self.repositories.values() if r.owner.login.lower() == owner]
+        if installation.repository_selection == "selected":
+            repos = [r for r in repos if r.id in installation.repository_ids]
+        return sorted(repos, key=lambda r: r.id)
+
+    def installation_for(self, repo: Repository) -> Installation | None:
+        with self._lock:
+            installations = list(self.installations.values())
+        for installation in installations:
+            if repo in self.installation_repositories(installation):
+                return installation
+        return None
+
+    def token_repositories(self, token: InstallationToken) -> list[Repository]:
+        installation = self.installations.get(token.installation_id)
+        if installation is None:
+            return []
+        covered = self.installation_repositories(installation)
+        if token.repository_ids is None:
+            return covered
+        return [r for r in covered if r.id in token.repository_ids]
+
+    # -- installation tokens -------------------------------------------------------------------
+
+    def _new_token_value(self) -> str:
+        self._token_serial += 1
+        alphabet = string.ascii_letters + string.digits
+        if self._token_serial % 2:
+            # Newer GitHub installation tokens are about 520 characters with dots; never a fixed length.
+            head = _b64url(json.dumps({"typ": "ghs", "v": 2}).encode())
+            body = _b64url(secrets.token_bytes(285 + secrets.randbelow(40)))
+            sig = _b64url(secrets.token_bytes(64))
+            return f"ghs_{head}.{body}.{sig}"
+        return "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+    def mint_installation_token(
+        self, installation: Installation, repository_ids: frozenset[int] | None, permissions: dict[str, str]
+    ) -> tuple[str, InstallationToken]:
+        with self._lock:
+            value = self._new_token_value()
+            record = InstallationToken(
+                digest=_digest(value),
+                installation_id=installation.id,
+                repository_ids=repository_ids,
+                permissions=permissions,
+                expires_at=int(time.time()) + TOKEN_LIFETIME_SECONDS,
+                repository_selection="selected" if repository_ids is not None else installation.repository_selection,
+                issued_at=time.time(),
+            )
+            self._tokens[record.digest] = record
+            self.tokens_issued.append(
+                {
+                    "installation_id": installation.id,
+                    "repositories": [r.full_name for r in self.token_repositories(record)],
+                    "permissions": dict(permissions),
+                    "expires_at": iso(record.expires_at),
+                }
+            )
+            self._save()
+            return value, record
+
+    def lookup_token(self, token: str) -> InstallationToken | None:
+        """The live record for a token value: not revoked, not expired (GitHub answers 401 otherwise)."""
+        record = self._tokens.get(_digest(token))
+        if record is None or record.revoked or record.expires_at <= time.time():
+            return None
+        return record
+
+    def token_is_live(self, token: str) -> bool:
+        return self.lookup_token(token) is not None
+
+    def live_token_count(self) -> int:
+        """How many installation tokens GitHub would still accept (for tests that hold no token value)."""
+        with self._lock:
+            now = time.time()
+            return sum(1 for record in self._tokens.values() if not record.revoked and record.expires_at > now)
+
+    def revoke_token(self, token: str) -> bool:
+        with self._lock:
+            record = self.lookup_token(token)
+            if record is None:
+                return False
+            record.revoked = True
+            self._save()
+            return True
+
+    def expire_token(self, token: str) -> None:
+        """Make a token expired now (tests cannot wait an hour)."""
+        with self._lock:
+            record = self._tokens.get(_digest(token))
+            if record is None:
+                raise KeyError("unknown token")
+            record.expires_at = int(time.time()) - 1
+            self._save()
+
+    # -- rate limits ---------------------------------------------------------------------------
+
+    def rate_bucket(self, credential: str) -> RateBucket:
+        with self._lock:
+            now = int(time.time())
+            bucket = self._rate.get(credential)
+            if bucket is None or bucket.reset <= now:
+                limit = ANONYMOUS_RATE_LIMIT if credential.startswith("ip:") else self.rate_limit
+                bucket = RateBucket(limit=limit, used=0, reset=now + 3600)
+                self._rate[credential] = bucket
+            return bucket
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def fault(
+        self,
+        endpoint: str,
+        *,
+        status: int | None = None,
+        kind: str = "status",
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {sorted(ENDPOINTS)}")
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(FAULT_KINDS)}")
+        if kind == "status" and status is None:
+            raise ValueError("a 'status' fault needs a status")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._faults.setdefault(endpoint, []).append(Fault(kind, status, retry_after, times))
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(endpoint)
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.pop(0)
+            return fault
+
+    def count_call(self, endpoint: str) -> None:
+        with self._lock:
+            self.calls[endpoint] += 1
+
+    def hold(self) -> None:
+        """Hold a connection for a timeout fault; returns early when the simulator stops."""
+        self._stopping.wait(self.timeout_hold_seconds)
+
+    # -- OIDC ----------------------------------------------------------------------------------
+
+    @property
+    def oidc_private_key_pem(self) -> str:
+        return self._oidc.current.pem
+
+    @property
+    def oidc_kid(self) -> str:
+        return self._oidc.current_kid
+
+    def rotate_oidc_key(self, *, keep_previous: bool = True) -> str:
+        with self._lock:
+            return self._oidc.rotate(keep_previous=keep_previous)
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        with self._lock:
+            return self._oidc.jwks()
+
+    def openid_configuration(self) -> dict[str, Any]:
+        # Shape of https://token.actions.githubusercontent.com/.well-known/openid-configuration
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks",
+            "subject_types_supported": ["public", "pairwise"],
+            "response_types_supported": ["id_token"],
+            "claims_supported": [
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "iss",
+                "jti",
+                "nbf",
+                "ref",
+                "sha",
+                "repository",
+                "repository_id",
+                "repository_owner",
+                "repository_owner_id",
+                "enterprise",
+                "enterprise_id",
+                "run_id",
+                "run_number",
+                "run_attempt",
+                "actor",
+                "actor_id",
+                "workflow",
+                "workflow_ref",
+                "workflow_sha",
+                "head_ref",
+                "base_ref",
+                "event_name",
+                "ref_type",
+                "ref_protected",
+                "environment",
+                "environment_node_id",
+                "job_workflow_ref",
+                "job_workflow_sha",
+                "repository_visibility",
+                "runner_environment",
+                "issuer_scope",
+                "check_run_id",
+            ],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid"],
+        }
+
+    def actions_token(
+        self,
+        *,
+        audience: str = "atmos-pro.com",
+        lifetime: int = 300,
+        kid: str | None = None,
+        issued_at: int | None = None,
+        omit: tuple[str, ...] = (),
+        header_overrides: dict[str, Any] | None = None,
+        **claims: object,
+    ) -> str:
+        """A GitHub Actions OIDC token, RS256-signed by the issuer's current key (or the key ``kid`` names).
+
+        ``kid`` naming a key the issuer never had signs with the current key but announces that kid.
+        A ``header_overrides`` of ``{"alg": "none"}`` produces an unsigned token.
+        """
+        iat = int(time.time()) if issued_at is None else int(issued_at)
+        repository = str(claims.get("repository", "acme/app"))
+        owner = repository.split("/", 1)[0]
+        ref = str(claims.get("ref", "refs/heads/main"))
+        event_name = str(claims.get("event_name", "push"))
+        sha = str(claims.get("sha", hashlib.sha1(repository.encode() + ref.encode()).hexdigest()))
+        known = self.repositories.get(repository.lower())
+        repository_id = (
+            str(known.id) if known else str(600000000 + int(hashlib.sha256(repository.encode()).hexdigest()[:6], 16))
+        )
+        owner_account = self._accounts.get(owner.lower())
+        owner_id = (
+            str(owner_account.id)
+            if owner_account
+            else str(1000 + int(hashlib.sha256(owner.encode()).hexdigest()[:6], 16))
+        )
+        environment = claims.get("environment")
+        if environment is not None:
+            default_sub = f"repo:{repository}:environment:{environment}"
+        elif event_name in ("pull_request", "pull_request_target"):
+            default_sub = f"repo:{repository}:pull_request"
+        else:
+            default_sub = f"repo:{repository}:ref:{ref}"
+        workflow_ref = f"{repository}/.github/workflows/ci.yml@{ref}"
+        payload: dict[str, Any] = {
+            "jti": str(uuid.uuid4()),
+            "sub": default_sub,
+            "aud": audience,
+            "ref": ref,
+            "sha": sha,
+            "repository": repository,
+            "repository_owner": owner,
+            "repository_owner_id": owner_id,
+            "run_id": "9876543210",
+            "run_number": "42",
+            "run_attempt": "1",
+            "repository_visibility": "private" if known is None or known.private else "public",
+            "repository_id": repository_id,
+            "actor_id": "583231",
+            "actor": "octocat",
+            "workflow": "CI",
+            "head_ref": "",
+            "base_ref": "",
+            "event_name": event_name,
+            "ref_protected": "true",
+            "ref_type": "tag" if ref.startswith("refs/tags/") else "branch",
+            "workflow_ref": workflow_ref,
+            "workflow_sha": sha,
+            "job_workflow_ref": claims.get("workflow_ref", workflow_ref),
+            "job_workflow_sha": sha,
+            "runner_environment": "github-hosted",
+            "check_run_id": "31415926535",
+            "iss": self.issuer,
+            "nbf": iat - 600,
+            "exp": iat + lifetime,
+            "iat": iat,
+        }
+        payload.update(claims)
+        for name in omit:
+            payload.pop(name, None)
+        with self._lock:
+            signing = self._oidc.keys.get(kid) if kid else self._oidc.current
+            key = signing or self._oidc.current
+            header: dict[str, Any] = {"typ": "JWT", "alg": "RS256", "x5t": kid or key.kid, "kid": kid or key.kid}
+            header.update(header_overrides or {})
+            header = {k: v for k, v in header.items() if v is not None}
+            signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(payload).encode())}"
+            if header.get("alg") == "none":
+                return signing_input + "."
+            signature = key.private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+            return f"{signing_input}.{_b64url(signature)}"
