@@ -22,7 +22,7 @@ import jwt
 
 from githubsim.control import handle_control
 from githubsim.gitstore import parse_tree
-from githubsim.server_base import Abort, Reply, SimulatorServer, error, not_found
+from githubsim.server_base import DOCS, Abort, Reply, SimulatorServer, error, not_found
 from githubsim.state import PERMISSION_LEVELS, Installation, InstallationToken, Repository, SimulatorState, iso
 
 DOC_APPS = "https://docs.github.com/rest/apps/apps"
@@ -116,6 +116,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 endpoint, params = name, {k: unquote(v) if v else v for k, v in match.groupdict().items()}
                 break
         self.credential: str | None = None
+        self.endpoint = endpoint
         self.sim.count_call(endpoint)
         fault = self.sim.take_fault(endpoint) if endpoint != "unknown" else None
         if fault is not None and fault.kind in ("timeout", "reset"):
@@ -206,8 +207,9 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _rate_headers(self, reply: Reply) -> None:
         credential = self.credential or f"ip:{self.client_address[0]}"
         bucket = self.sim.rate_bucket(credential)
-        # Conditional requests answered 304 do not count against the rate limit.
-        if reply.status != 304:
+        # Conditional requests answered 304 do not count against the rate limit, nor does reading it
+        # (https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user).
+        if reply.status != 304 and self.endpoint != "rate_limit":
             with self.sim._lock:
                 bucket.used = min(bucket.limit, bucket.used + 1)
         forced = reply.headers.pop("_forced", None)
@@ -301,14 +303,17 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return None
             raise Abort(error(401, "Requires authentication"))
         record = self.sim.lookup_token(raw) if raw.startswith("ghs_") else None
-        if record is None:
+        readiness = self.sim.token_readiness(record) if record is not None else "unknown"
+        if record is None or readiness == "unknown":
             raise Abort(error(401, "Bad credentials"))
-        self._charge(f"token:{record.digest}")
+        self._charge(_installation_budget(record))
         installation = self.sim.installations.get(record.installation_id)
         if installation is None:
             raise Abort(error(401, "Bad credentials"))
         if installation.suspended_at is not None:
             raise Abort(error(403, "This installation has been suspended", DOC_APPS))
+        if readiness == "permissions_pending":
+            raise Abort(error(403, "Resource not accessible by integration", DOCS))
         return record
 
     # -- JSON shapes ---------------------------------------------------------------------------
@@ -533,11 +538,14 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def ep_revoke(self) -> Reply:
         # https://docs.github.com/rest/apps/installations#revoke-an-installation-access-token
+        # A token GitHub does not know yet answers 401 here too, and stays valid: a 401 from this route
+        # in a token's first seconds proves nothing. Revoking needs no permission, so the 403 window of
+        # a fresh token does not apply.
         raw = self._bearer()
         record = self.sim.lookup_token(raw) if raw and raw.startswith("ghs_") else None
-        if raw is None or record is None:
+        if raw is None or record is None or self.sim.token_readiness(record) == "unknown":
             return error(401, "Bad credentials")
-        self._charge(f"token:{record.digest}")
+        self._charge(_installation_budget(record))
         self.sim.revoke_token(raw)
         return Reply(204)
 
@@ -623,7 +631,7 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def ep_rate_limit(self) -> Reply:
         token = self._require_token(optional=True)
-        credential = f"token:{token.digest}" if token else f"ip:{self.client_address[0]}"
+        credential = _installation_budget(token) if token else f"ip:{self.client_address[0]}"
         bucket = self.sim.rate_bucket(credential)
         core = {
             "limit": bucket.limit,
@@ -632,6 +640,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             "reset": bucket.reset,
         }
         return Reply(200, {"resources": {"core": core}, "rate": core})
+
+
+def _installation_budget(token: InstallationToken) -> str:
+    # The rate limit belongs to the installation: every token of it, ours and the callers', spends one budget.
+    return f"installation:{token.installation_id}"
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int, *, minimum: int, maximum: int) -> int:

@@ -196,3 +196,6 @@ class SimulatorClient:
 
     def expire_token(self, token: str) -> None:
         self._call("expire_token", token=token)
+
+    def set_consistency(self, *, propagation_seconds: float, permissions_seconds: float = 0.0) -> None:
+        self._call("set_consistency", propagation_seconds=propagation_seconds, permissions_seconds=permissions_seconds)

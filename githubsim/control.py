@@ -33,6 +33,7 @@ METHODS = frozenset(
         "reset_calls",
         "token_is_live",
         "expire_token",
+        "set_consistency",
     }
 )
 

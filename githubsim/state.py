@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -52,6 +52,8 @@ PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
 TOKEN_LIFETIME_SECONDS = 3600
 DEFAULT_RATE_LIMIT = 5000
 ANONYMOUS_RATE_LIMIT = 60
+
+TokenReadiness = Literal["unknown", "permissions_pending", "ready"]
 
 
 def iso(epoch: float) -> str:
@@ -168,8 +170,11 @@ class SimulatorState:
         # How long a "timeout" fault holds a connection: longer than a client timeout, short for a test run.
         self.timeout_hold_seconds = 3.0
         self.rate_limit = DEFAULT_RATE_LIMIT
-        # A fresh installation token can take a few seconds to work for git on github.com; 0 by default.
+        # GitHub is eventually consistent: a fresh installation token is unknown (401) to the API and to git
+        # for a few seconds, then may answer 403 while its permissions are copied. 0 unless a test or the
+        # control API sets them (the pytest fixture sets a small non-zero default).
         self.token_propagation_seconds = 0.0
+        self.token_permissions_seconds = 0.0
         self.api_url = ""
         self.issuer = ""
         self.git_base_url = ""
@@ -204,6 +209,7 @@ class SimulatorState:
             self.rate_limit = DEFAULT_RATE_LIMIT
             self.timeout_hold_seconds = 3.0
             self.token_propagation_seconds = 0.0
+            self.token_permissions_seconds = 0.0
             # The current key stays; keys an earlier test rotated away leave the JWKS.
             self._oidc.unpublish_previous()
 
@@ -490,6 +496,30 @@ class SimulatorState:
         if record is None or record.revoked or record.expires_at <= time.time():
             return None
         return record
+
+    def token_readiness(self, record: InstallationToken) -> TokenReadiness:
+        """Where a live token stands in GitHub's propagation: "unknown" (401), "permissions_pending" (403), "ready"."""
+        age = time.time() - record.issued_at
+        if age < self.token_propagation_seconds:
+            return "unknown"
+        if age < self.token_propagation_seconds + self.token_permissions_seconds:
+            return "permissions_pending"
+        return "ready"
+
+    def token_ready_at(self, token: str) -> float:
+        """When a token works everywhere (epoch seconds), for tests that wait as a patient client would."""
+        record = self._tokens.get(_digest(token))
+        if record is None:
+            raise KeyError("unknown token")
+        return record.issued_at + self.token_propagation_seconds + self.token_permissions_seconds
+
+    def set_consistency(self, *, propagation_seconds: float, permissions_seconds: float = 0.0) -> None:
+        """How long a fresh token answers 401, then 403 (the control API's way to set both)."""
+        if propagation_seconds < 0 or permissions_seconds < 0:
+            raise ValueError("consistency delays cannot be negative")
+        with self._lock:
+            self.token_propagation_seconds = float(propagation_seconds)
+            self.token_permissions_seconds = float(permissions_seconds)
 
     def token_is_live(self, token: str) -> bool:
         return self.lookup_token(token) is not None

@@ -159,7 +159,11 @@ def test_a_fresh_token_can_be_made_to_wait_for_propagation(
     tmp_path: Path,
 ) -> None:
     github_sim.token_propagation_seconds = 60
-    token = mint(installation_id)["token"]
-    assert clone(github_sim, git_env, tmp_path / "early", "acme/infra", token).returncode != 0
-    github_sim.token_propagation_seconds = 0
+    token = mint(installation_id, wait_until_ready=False)["token"]
+    early = clone(github_sim, git_env, tmp_path / "early", "acme/infra", token)
+    assert early.returncode != 0 and "Authentication failed" in early.stderr
+    github_sim.set_consistency(propagation_seconds=0, permissions_seconds=60)
+    copying = clone(github_sim, git_env, tmp_path / "copying", "acme/infra", token)
+    assert copying.returncode != 0 and "403" in copying.stderr
+    github_sim.set_consistency(propagation_seconds=0, permissions_seconds=0)
     assert clone(github_sim, git_env, tmp_path / "later", "acme/infra", token).returncode == 0
