@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import posixpath
 import re
 import socket
 import struct
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jwt
 
 from githubsim.control import handle_control
-from githubsim.gitstore import parse_tree
+from githubsim.gitstore import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE, parse_tree
 from githubsim.server_base import DOCS, Abort, Reply, SimulatorServer, error, not_found
 from githubsim.state import PERMISSION_LEVELS, Installation, InstallationToken, Repository, SimulatorState, iso
 
@@ -43,7 +44,15 @@ REASONS = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-MAX_FILE_BYTES = 1024 * 1024  # larger files: "encoding": "none", empty content (GitHub's 1 MB rule)
+DOC_REDIRECTS = "https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#follow-redirects"
+# Larger files: 403 `too_large` with the default media type; "encoding": "none" and empty content with
+# `application/vnd.github.object` (GitHub's 1 MB rule).
+MAX_FILE_BYTES = 1024 * 1024
+TOO_LARGE = (
+    "This API returns blobs up to 1 MB in size. The requested blob is too large to fetch via the API, "
+    "but you can use the Git Data API to request blobs up to 100 MB in size."
+)
+REGULAR_FILE_MODES = (FILE_MODE, EXECUTABLE_MODE)
 
 
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -60,6 +69,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$"), "repository"),
     # GitHub also serves a repository by its id, which survives renames and cannot be taken over.
     ("GET", re.compile(r"^/repositories/(?P<repository_id>[0-9]+)/contents(?:/(?P<path>.*))?$"), "contents"),
+    ("GET", re.compile(r"^/repositories/(?P<repository_id>[0-9]+)/installation$"), "repo_installation"),
+    ("GET", re.compile(r"^/repositories/(?P<repository_id>[0-9]+)$"), "repository"),
 ]
 
 
@@ -138,12 +149,33 @@ class ApiHandler(BaseHTTPRequestHandler):
             elif endpoint == "unknown":
                 reply = not_found()
             else:
-                reply = getattr(self, f"ep_{endpoint}")(**params)
+                reply = getattr(self, f"ep_{endpoint}")(**self._by_name(params))
         except Abort as abort:
             reply = abort.reply
         if not endpoint.startswith("oidc_"):
             self._rate_headers(reply)
         self._send(reply)
+
+    def _by_name(self, params: dict[str, str]) -> dict[str, str]:
+        """Handlers take a repository by its current name; one addressed by id is found here (an id never
+        moves, where a name can be renamed away)."""
+        if "repository_id" not in params:
+            return params
+        rest = {k: v for k, v in params.items() if k != "repository_id"}
+        repo = self.sim.repository_by_id(int(params["repository_id"]))
+        if repo is None:
+            raise Abort(not_found())
+        return {**rest, "owner": repo.owner.login, "repo": repo.name}
+
+    def _missing(self, owner: str, name: str, *, visible: bool | None = None, token: InstallationToken | None) -> Abort:
+        """The answer for a name no repository has: 301 to the repository's id when it was renamed away
+        (for a caller that may see it), else 404 (https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#follow-redirects)."""
+        moved = self.sim.renamed_to(f"{owner}/{name}")
+        if moved is None or not (visible if visible is not None else self._can_see(moved, token)):
+            return Abort(not_found())
+        location = self.sim.api_url + re.sub(r"^/repos/[^/]+/[^/?]+", f"/repositories/{moved.id}", self.path)
+        body = {"message": "Moved Permanently", "url": location, "documentation_url": DOC_REDIRECTS}
+        return Abort(Reply(301, body, {"Location": location}))
 
     def _read_body(self) -> bytes:
         raw = self.headers.get("Content-Length") or "0"
@@ -282,7 +314,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             return undecodable
         now = time.time()
         iat, exp = claims.get("iat"), claims.get("exp")
-        if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > now + 60:
+        # An iat in the future is refused outright: GitHub's docs backdate iat by 60 s for that reason.
+        if not isinstance(iat, int | float) or isinstance(iat, bool) or iat > now:
             return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
         if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
             return (
@@ -371,12 +404,14 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _visible_repo(self, owner: str, name: str, token: InstallationToken | None) -> Repository:
         repo = self.sim.repositories.get(f"{owner}/{name}".lower())
         if repo is None:
-            raise Abort(not_found())
-        covered = token is not None and repo in self.sim.token_repositories(token)
-        # Public repositories are readable by any credential; private ones only through a covering token.
-        if not covered and repo.private:
+            raise self._missing(owner, name, token=token)
+        if not self._can_see(repo, token):
             raise Abort(not_found())
         return repo
+
+    def _can_see(self, repo: Repository, token: InstallationToken | None) -> bool:
+        # Public repositories are readable by any credential; private ones only through a covering token.
+        return not repo.private or (token is not None and repo in self.sim.token_repositories(token))
 
     # -- OIDC issuer ---------------------------------------------------------------------------
 
@@ -407,7 +442,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         # https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app
         self._require_app()
         found = self.sim.repositories.get(f"{owner}/{repo}".lower())
-        installation = self.sim.installation_for(found) if found else None
+        if found is None:
+            raise self._missing(owner, repo, visible=True, token=None)  # the App sees every repository
+        installation = self.sim.installation_for(found)
         if installation is None:
             return not_found(
                 "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app"
@@ -554,15 +591,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         token = self._require_token(optional=True)
         return Reply(200, self.repository_json(self._visible_repo(owner, repo, token)))
 
-    def ep_contents(
-        self, owner: str = "", repo: str = "", path: str | None = None, repository_id: str | None = None
-    ) -> Reply:
+    def ep_contents(self, owner: str, repo: str, path: str | None = None) -> Reply:
         # https://docs.github.com/rest/repos/contents#get-repository-content
-        if repository_id is not None:
-            by_id = next((r for r in self.sim.repositories.values() if r.id == int(repository_id)), None)
-            if by_id is None:
-                return not_found(DOC_CONTENTS)
-            owner, repo = by_id.full_name.split("/", 1)
         token = self._require_token(optional=True)
         found = self._visible_repo(owner, repo, token)
         # A token that reaches a private repository through metadata only may not read its files.
@@ -576,20 +606,32 @@ class ApiHandler(BaseHTTPRequestHandler):
         commit = found.git.resolve(ref)
         if commit is None:
             return error(404, f"No commit found for the ref {ref}", DOC_CONTENTS)
-        obj = found.git.read_object(commit, clean)
-        if obj is None:
+        entry = found.git.read_entry(commit, clean)
+        if entry is None:
             return not_found(DOC_CONTENTS)
-        kind, sha, data = obj
-        if kind == "tree":
+        mode, kind, sha, data = entry
+        link_target = _link_target(clean, data) if mode == SYMLINK_MODE else None
+        linked = found.git.read_entry(commit, link_target) if link_target else None
+        if linked is not None and linked[0] in REGULAR_FILE_MODES:
+            # A symlink to a regular file of the repository answers as that file, with the file's path.
+            clean, (mode, kind, sha, data) = str(link_target), linked
+        if mode == SYMLINK_MODE:
+            body: Any = self._content_json(found, clean, sha, "symlink", len(data), ref)
+            body["target"] = data.decode(errors="replace")
+        elif kind == "tree":
             entries = parse_tree(data)
             sizes = found.git.object_sizes([e.sha for e in entries if e.kind == "blob"])
-            body: Any = [
+            body = [
                 self._content_json(
                     found, f"{clean}/{e.name}" if clean else e.name, e.sha, e.kind, sizes.get(e.sha, 0), ref
                 )
                 for e in sorted(entries, key=lambda e: e.name)
             ]
         elif kind == "blob":
+            object_media_type = "application/vnd.github.object" in (self.headers.get("Accept") or "")
+            if len(data) > MAX_FILE_BYTES and not object_media_type:
+                too_large = [{"resource": "Blob", "field": "data", "code": "too_large"}]
+                return error(403, TOO_LARGE, DOC_CONTENTS, errors=too_large)
             body = self._content_json(found, clean, sha, "blob", len(data), ref)
             if len(data) <= MAX_FILE_BYTES:
                 encoded = base64.b64encode(data).decode("ascii")
@@ -600,7 +642,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         else:
             return not_found(DOC_CONTENTS)
         raw = json.dumps(body, indent=2).encode()
-        etag = '"' + hashlib.sha256(raw).hexdigest()[:40] + '"'
+        # ETags are specific to the credential that asked: another token's first conditional read is a 200.
+        asker = token.digest if token is not None else "anonymous"
+        etag = '"' + hashlib.sha256(asker.encode() + b"\0" + raw).hexdigest()[:40] + '"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=60, s-maxage=60", "Vary": "Accept, Authorization"}
         if _etag_matches(self.headers.get("If-None-Match"), etag):
             return Reply(304, None, headers)
@@ -610,7 +654,7 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def _content_json(self, repo: Repository, path: str, sha: str, kind: str, size: int, ref: str) -> dict[str, Any]:
         api = self.sim.api_url
-        kind_name = {"blob": "file", "tree": "dir", "commit": "submodule"}[kind]
+        kind_name = {"blob": "file", "tree": "dir", "commit": "submodule", "symlink": "symlink"}[kind]
         url = f"{api}/repos/{repo.full_name}/contents/{path}?ref={ref}"
         git_url = f"{api}/repos/{repo.full_name}/git/{'trees' if kind == 'tree' else 'blobs'}/{sha}"
         html_url = f"https://github.com/{repo.full_name}/{'tree' if kind == 'tree' else 'blob'}/{ref}/{path}"
@@ -624,7 +668,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             "git_url": git_url,
             "html_url": html_url,
             "download_url": f"https://raw.githubusercontent.com/{repo.full_name}/{ref}/{path}"
-            if kind == "blob"
+            if kind in ("blob", "symlink")
             else None,
             "_links": {"self": url, "git": git_url, "html": html_url},
         }
@@ -645,6 +689,20 @@ class ApiHandler(BaseHTTPRequestHandler):
 def _installation_budget(token: InstallationToken) -> str:
     # The rate limit belongs to the installation: every token of it, ours and the callers', spends one budget.
     return f"installation:{token.installation_id}"
+
+
+def _link_target(link: str, data: bytes) -> str | None:
+    """The repository path a symlink at ``link`` points to, or None when it points outside the repository."""
+    try:
+        target = data.decode()
+    except UnicodeDecodeError:
+        return None
+    if not target or target.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+    if joined in (".", "..") or joined.startswith("../"):
+        return None
+    return joined
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int, *, minimum: int, maximum: int) -> int:

@@ -119,6 +119,7 @@ class SimulatorClient:
         private: bool = True,
         default_branch: str = "main",
         files: dict[str, str] | None = None,
+        symlinks: dict[str, str] | None = None,
     ) -> int:
         return int(
             self._call(
@@ -128,6 +129,7 @@ class SimulatorClient:
                 private=private,
                 default_branch=default_branch,
                 files=files,
+                symlinks=symlinks,
             )
         )
 
@@ -137,6 +139,12 @@ class SimulatorClient:
             self._call("put_file", full_name=full_name, path=path, content_base64=encoded)
         else:
             self._call("put_file", full_name=full_name, path=path, content=content)
+
+    def put_symlink(self, full_name: str, path: str, target: str) -> None:
+        self._call("put_symlink", full_name=full_name, path=path, target=target)
+
+    def rename_repository(self, full_name: str, new_name: str) -> None:
+        self._call("rename_repository", full_name=full_name, new_name=new_name)
 
     def delete_file(self, full_name: str, path: str) -> None:
         self._call("delete_file", full_name=full_name, path=path)

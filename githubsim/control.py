@@ -34,6 +34,8 @@ METHODS = frozenset(
         "token_is_live",
         "expire_token",
         "set_consistency",
+        "put_symlink",
+        "rename_repository",
     }
 )
 

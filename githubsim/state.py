@@ -194,6 +194,7 @@ class SimulatorState:
         self._accounts: dict[str, Account] = {}
         self.installations: dict[int, Installation] = {}
         self.repositories: dict[str, Repository] = {}  # keyed by lower-case full name
+        self._renamed: dict[str, int] = {}  # a former lower-case full name -> the repository's id
         self._tokens: dict[str, InstallationToken] = {}
         self.tokens_issued: list[dict[str, Any]] = []
         self._faults: dict[str, list[Fault]] = {}
@@ -240,6 +241,7 @@ class SimulatorState:
                     for t in self._tokens.values()
                 ],
                 "tokens_issued": self.tokens_issued,
+                "renamed": self._renamed,
             }
             target = self.state_dir / "state.json"
             tmp = target.with_suffix(".tmp")
@@ -268,6 +270,7 @@ class SimulatorState:
             token = InstallationToken(**{**item, "repository_ids": None if ids is None else frozenset(ids)})
             self._tokens[token.digest] = token
         self.tokens_issued = list(data["tokens_issued"])
+        self._renamed = {name: int(repo_id) for name, repo_id in data.get("renamed", {}).items()}
 
     def reset_calls(self) -> None:
         with self._lock:
@@ -330,7 +333,9 @@ class SimulatorState:
         private: bool = True,
         default_branch: str = "main",
         files: dict[str, str] | None = None,
+        symlinks: dict[str, str] | None = None,
     ) -> int:
+        """``symlinks``: path -> target, stored as real git symlinks (the target is relative to the link)."""
         owner, name = self._split(full_name)
         contents: dict[str, bytes] = {"README.md": f"# {name}\n".encode()}
         for path, text in (files or {}).items():
@@ -343,6 +348,7 @@ class SimulatorState:
                 self._repo_path(account.login, name),
                 default_branch=default_branch,
                 files=contents,
+                symlinks={self._clean_path(path): target for path, target in (symlinks or {}).items()},
             )
             repo = Repository(
                 id=self._next_repository_id,
@@ -355,6 +361,7 @@ class SimulatorState:
             )
             self._next_repository_id += 1
             self.repositories[full_name.lower()] = repo
+            self._renamed.pop(full_name.lower(), None)  # a new repository takes a former name: no redirect
             if installation_id is not None:
                 self.add_repository_to_installation(full_name, installation_id)
             self._save()
@@ -365,6 +372,44 @@ class SimulatorState:
         data = content.encode() if isinstance(content, str) else bytes(content)
         with self._lock:
             repo.git.put_file(branch=repo.default_branch, path=self._clean_path(path), content=data)
+
+    def put_symlink(self, full_name: str, path: str, target: str) -> None:
+        """Commit a symlink at ``path`` pointing to ``target`` (relative to the link, as ``ln -s`` takes it)."""
+        repo = self._repo(full_name)
+        if not target or "\0" in target:
+            raise ValueError("a symlink needs a target")
+        with self._lock:
+            repo.git.put_symlink(branch=repo.default_branch, path=self._clean_path(path), target=target)
+
+    def rename_repository(self, full_name: str, new_name: str) -> None:
+        """Rename within the owner: the old name answers 301 to the repository's id until it is reused."""
+        repo = self._repo(full_name)
+        if not new_name or "/" in new_name:
+            raise ValueError(f"bad repository name {new_name!r}")
+        new_full_name = f"{repo.owner.login}/{new_name}"
+        with self._lock:
+            if new_full_name.lower() in self.repositories and new_full_name.lower() != full_name.lower():
+                raise ValueError(f"repository {new_full_name} already exists")
+            del self.repositories[full_name.lower()]
+            target = self._repo_path(repo.owner.login, new_name)
+            if target != repo.git.path:
+                shutil.move(repo.git.path, target)
+                repo.git = BareRepository(target)
+            repo.name = new_name
+            self.repositories[new_full_name.lower()] = repo
+            self._renamed.pop(new_full_name.lower(), None)
+            if full_name.lower() != new_full_name.lower():
+                self._renamed[full_name.lower()] = repo.id
+            self._save()
+
+    def repository_by_id(self, repository_id: int) -> Repository | None:
+        with self._lock:
+            return next((r for r in self.repositories.values() if r.id == repository_id), None)
+
+    def renamed_to(self, full_name: str) -> Repository | None:
+        """The repository that was called ``full_name`` before a rename, if that name was not reused."""
+        repo_id = self._renamed.get(full_name.lower())
+        return self.repository_by_id(repo_id) if repo_id is not None else None
 
     def delete_file(self, full_name: str, path: str) -> None:
         repo = self._repo(full_name)
@@ -457,11 +502,15 @@ class SimulatorState:
         self._token_serial += 1
         alphabet = string.ascii_letters + string.digits
         if self._token_serial % 2:
-            # Newer GitHub installation tokens are about 520 characters with dots; never a fixed length.
-            head = _b64url(json.dumps({"typ": "ghs", "v": 2}).encode())
-            body = _b64url(secrets.token_bytes(285 + secrets.randbelow(40)))
-            sig = _b64url(secrets.token_bytes(64))
-            return f"ghs_{head}.{body}.{sig}"
+            # Newer GitHub installation tokens are `ghs_<APPID>_<JWT>`: several hundred characters with `_`
+            # and dots, inside GitHub's suggested pattern `ghs_[A-Za-z0-9._]{36,}`; never a fixed length.
+            def part(data: bytes) -> str:
+                return _b64url(data).replace("-", "_")
+
+            head = part(json.dumps({"typ": "JWT", "alg": "RS256"}).encode())
+            body = part(secrets.token_bytes(285 + secrets.randbelow(40)))
+            sig = part(secrets.token_bytes(64 + secrets.randbelow(200)))
+            return f"ghs_{self.app_id}_{head}.{body}.{sig}"
         return "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
 
     def mint_installation_token(

@@ -10,6 +10,8 @@ from github_app.client import GitHubApp, Revocation
 from github_app.credentials import reader_tokens
 from github_app.errors import (
     GitHubAuthenticationFailed,
+    GitHubError,
+    GitHubFileTooLarge,
     GitHubInstallationSuspended,
     GitHubPermissionsNotGranted,
     GitHubRateLimited,
@@ -45,6 +47,62 @@ def test_a_missing_file_and_a_directory_are_no_file(github_sim, app):
 
     assert app.read_file(installation_id=installation, full_name="acme/a", path="nope.yaml").content is None
     assert app.read_file(installation_id=installation, full_name="acme/a", path=".atmos/pro/sts").content is None
+    assert app.read_file(installation_id=installation, full_name="acme/a", path=".atmos/pro/sts").kind == "dir"
+
+
+def test_a_file_reports_the_path_github_answered(github_sim, app):
+    installation = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/a", installation_id=installation, files={POLICY: ADMITS_ACME_APP})
+
+    found = app.read_file(installation_id=installation, full_name="acme/a", path=POLICY)
+
+    assert (found.path, found.kind) == (POLICY, "file")
+
+
+def test_a_symlinked_policy_reports_the_target_path_so_the_caller_can_refuse_it(github_sim, app):
+    installation = github_sim.add_installation("acme")
+    github_sim.add_repository(
+        "acme/a",
+        installation_id=installation,
+        files={"docs/anything.yaml": ADMITS_ACME_APP},
+        symlinks={POLICY: "../../../docs/anything.yaml"},
+    )
+
+    found = app.read_file(installation_id=installation, full_name="acme/a", path=POLICY)
+
+    assert found.content == ADMITS_ACME_APP.encode()
+    assert found.path == "docs/anything.yaml" != POLICY
+
+
+def test_a_symlink_out_of_the_repository_is_no_file(github_sim, app):
+    installation = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/a", installation_id=installation, symlinks={POLICY: "/etc/passwd"})
+
+    found = app.read_file(installation_id=installation, full_name="acme/a", path=POLICY)
+
+    assert (found.content, found.path, found.kind) == (None, POLICY, "symlink")
+
+
+def test_a_file_over_1_mb_is_a_typed_error(github_sim, app):
+    installation = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/a", installation_id=installation)
+    github_sim.put_file("acme/a", POLICY, b"#" * (1024 * 1024 + 1))
+
+    with pytest.raises(GitHubFileTooLarge) as raised:
+        app.read_file(installation_id=installation, full_name="acme/a", path=POLICY)
+    assert raised.value.status == 403
+
+
+def test_a_renamed_repository_read_by_its_old_name_is_an_error_not_a_missing_file(github_sim, app):
+    installation = github_sim.add_installation("acme")
+    repo_id = github_sim.add_repository("acme/a", installation_id=installation, files={POLICY: ADMITS_ACME_APP})
+    github_sim.rename_repository("acme/a", "b")
+
+    with pytest.raises(GitHubError) as raised:
+        app.read_file(installation_id=installation, full_name="acme/a", path=POLICY)
+    assert raised.value.status == 301
+    by_id = app.read_file(installation_id=installation, full_name="acme/a", path=POLICY, repository_id=repo_id)
+    assert by_id.content == ADMITS_ACME_APP.encode()
 
 
 def test_a_passing_server_error_on_a_read_is_retried(github_sim, app):
