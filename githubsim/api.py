@@ -24,6 +24,7 @@ import jwt
 from githubsim.control import handle_control
 from githubsim.gitstore import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE, parse_tree
 from githubsim.server_base import DOCS, Abort, Reply, SimulatorServer, error, not_found
+from githubsim.shapes import installation_json, repository_json
 from githubsim.state import PERMISSION_LEVELS, Installation, InstallationToken, Repository, SimulatorState, iso
 
 DOC_APPS = "https://docs.github.com/rest/apps/apps"
@@ -351,56 +352,6 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     # -- JSON shapes ---------------------------------------------------------------------------
 
-    def installation_json(self, installation: Installation) -> dict[str, Any]:
-        api = self.sim.api_url
-        suspended = installation.suspended_at
-        return {
-            "id": installation.id,
-            "client_id": self.sim.client_id,
-            "account": installation.account.as_json(api),
-            "repository_selection": installation.repository_selection,
-            "access_tokens_url": f"{api}/app/installations/{installation.id}/access_tokens",
-            "repositories_url": f"{api}/installation/repositories",
-            "html_url": f"https://github.com/organizations/{installation.account.login}/settings/installations/{installation.id}",
-            "app_id": self.sim.app_id,
-            "app_slug": self.sim.app_slug,
-            "target_id": installation.account.id,
-            "target_type": installation.account.type,
-            "permissions": dict(installation.permissions),
-            "events": ["push"],
-            "created_at": iso(installation.created_at),
-            "updated_at": iso(installation.created_at),
-            "single_file_name": None,
-            "has_multiple_single_files": False,
-            "single_file_paths": [],
-            "suspended_by": {"login": "octocat", "id": 583231, "type": "User"} if suspended else None,
-            "suspended_at": iso(suspended) if suspended else None,
-        }
-
-    def repository_json(self, repo: Repository) -> dict[str, Any]:
-        api = self.sim.api_url
-        return {
-            "id": repo.id,
-            "node_id": base64.b64encode(f"010:Repository{repo.id}".encode()).decode(),
-            "name": repo.name,
-            "full_name": repo.full_name,
-            "private": repo.private,
-            "visibility": "private" if repo.private else "public",
-            "owner": repo.owner.as_json(api),
-            "html_url": f"https://github.com/{repo.full_name}",
-            "description": None,
-            "fork": False,
-            "url": f"{api}/repos/{repo.full_name}",
-            "contents_url": f"{api}/repos/{repo.full_name}/contents/{{+path}}",
-            "clone_url": f"{self.sim.git_base_url}/{repo.full_name}.git",
-            "default_branch": repo.default_branch,
-            "archived": False,
-            "disabled": False,
-            "created_at": iso(repo.created_at),
-            "updated_at": iso(repo.created_at),
-            "pushed_at": iso(repo.created_at),
-        }
-
     def _visible_repo(self, owner: str, name: str, token: InstallationToken | None) -> Repository:
         repo = self.sim.repositories.get(f"{owner}/{name}".lower())
         if repo is None:
@@ -449,7 +400,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             return not_found(
                 "https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app"
             )
-        return Reply(200, self.installation_json(installation))
+        return Reply(200, installation_json(self.sim, installation))
 
     def _installation_or_404(self, raw_id: str) -> Installation:
         installation = self.sim.installations.get(int(raw_id)) if raw_id.isdigit() else None
@@ -460,7 +411,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def ep_installation(self, id: str) -> Reply:
         # https://docs.github.com/rest/apps/apps#get-an-installation-for-the-authenticated-app
         self._require_app()
-        return Reply(200, self.installation_json(self._installation_or_404(id)))
+        return Reply(200, installation_json(self.sim, self._installation_or_404(id)))
 
     def ep_access_tokens(self, id: str) -> Reply:
         # https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app
@@ -542,7 +493,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             "repository_selection": record.repository_selection,
         }
         if wanted is not None:
-            body["repositories"] = [self.repository_json(r) for r in self.sim.token_repositories(record)]
+            body["repositories"] = [repository_json(self.sim, r) for r in self.sim.token_repositories(record)]
         return Reply(201, body)
 
     # -- installation endpoints (installation token) -------------------------------------------
@@ -569,7 +520,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         body = {
             "total_count": len(repos),
             "repository_selection": token.repository_selection,
-            "repositories": [self.repository_json(r) for r in chunk],
+            "repositories": [repository_json(self.sim, r) for r in chunk],
         }
         return Reply(200, body, headers)
 
@@ -589,7 +540,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def ep_repository(self, owner: str, repo: str) -> Reply:
         # https://docs.github.com/rest/repos/repos#get-a-repository
         token = self._require_token(optional=True)
-        return Reply(200, self.repository_json(self._visible_repo(owner, repo, token)))
+        return Reply(200, repository_json(self.sim, self._visible_repo(owner, repo, token)))
 
     def ep_contents(self, owner: str, repo: str, path: str | None = None) -> Reply:
         # https://docs.github.com/rest/repos/contents#get-repository-content

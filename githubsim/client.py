@@ -83,6 +83,10 @@ class SimulatorClient:
     def tokens_issued(self) -> list[dict[str, Any]]:
         return list(self._get("tokens_issued"))
 
+    @property
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        return list(self._get("webhook_deliveries"))
+
     # -- the in-process methods, over HTTP -----------------------------------------------------
 
     def reset(self) -> None:
@@ -207,3 +211,18 @@ class SimulatorClient:
 
     def set_consistency(self, *, propagation_seconds: float, permissions_seconds: float = 0.0) -> None:
         self._call("set_consistency", propagation_seconds=propagation_seconds, permissions_seconds=permissions_seconds)
+
+    def configure_webhook(self, *, url: str, secret: str = "") -> None:
+        self._call("configure_webhook", url=url, secret=secret)
+
+    def redeliver(self, guid: str) -> None:
+        self._call("redeliver", guid=guid)
+
+    def wait_for_deliveries(self) -> None:
+        self._call("wait_for_deliveries")
+
+    def delete_installation(self, installation_id: int) -> None:
+        self._call("delete_installation", installation_id=installation_id)
+
+    def accept_new_permissions(self, installation_id: int, permissions: dict[str, str]) -> None:
+        self._call("accept_new_permissions", installation_id=installation_id, permissions=permissions)

@@ -13,6 +13,7 @@ from githubsim.api import ApiServer
 from githubsim.git_http import GitServer
 from githubsim.server_base import SimulatorServer
 from githubsim.state import SimulatorState
+from githubsim.webhooks import WebhookSender
 
 
 class GitHubSimulator(SimulatorState):
@@ -22,6 +23,7 @@ class GitHubSimulator(SimulatorState):
         super().__init__(state_dir, persistent=persistent)
         self._servers: list[SimulatorServer] = []
         self._threads: list[threading.Thread] = []
+        self.webhooks = WebhookSender(self)
 
     def start(self, port: int = 0, git_port: int = 0) -> None:
         self._stopping.clear()
@@ -32,6 +34,7 @@ class GitHubSimulator(SimulatorState):
         self.git_host = f"127.0.0.1:{git_server.server_address[1]}"
         self.git_base_url = f"https://{self.git_host}"
         self._servers = [api_server, git_server]
+        self.webhooks.start()
         for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
             thread.start()
@@ -39,6 +42,7 @@ class GitHubSimulator(SimulatorState):
 
     def stop(self) -> None:
         self._stopping.set()
+        self.webhooks.stop()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -46,3 +50,14 @@ class GitHubSimulator(SimulatorState):
             thread.join(timeout=5)
         self._threads.clear()
         self._servers = []
+
+    def reset(self) -> None:
+        self.webhooks.wait()  # a delivery still on its way must not land in the next test's record
+        super().reset()
+
+    def redeliver(self, guid: str) -> None:
+        self.webhooks.redeliver(guid)
+
+    def wait_for_deliveries(self) -> None:
+        """Return once every webhook delivery so far was answered (or given up on after 10 s)."""
+        self.webhooks.wait()

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -121,6 +122,30 @@ class InstallationToken:
     issued_at: float = 0.0
 
 
+@dataclass(frozen=True)
+class Event:
+    """Something GitHub tells an App about with a webhook (`name` is `X-GitHub-Event`)."""
+
+    name: str
+    action: str | None
+    installation: Installation
+    repositories: tuple[Repository, ...] = ()
+    push: Push | None = None
+
+
+@dataclass(frozen=True)
+class Push:
+    """One commit pushed to a repository's default branch by the simulator's seeding methods."""
+
+    repository: Repository
+    before: str
+    after: str
+    message: str
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
 @dataclass
 class Fault:
     kind: str
@@ -186,6 +211,7 @@ class SimulatorState:
         self._token_serial = 0
         self.calls: collections.Counter[str] = collections.Counter()
         self.persistent = persistent
+        self._listeners: list[Callable[[Event], None]] = []
         self._forget()
         if persistent and (self.state_dir / "state.json").exists():
             self._load()
@@ -198,6 +224,10 @@ class SimulatorState:
         self._tokens: dict[str, InstallationToken] = {}
         self.tokens_issued: list[dict[str, Any]] = []
         self._faults: dict[str, list[Fault]] = {}
+        # GitHub's "Recent Deliveries": one record per delivery (redeliveries included), newest last.
+        self.webhook_deliveries: list[dict[str, Any]] = []
+        self.webhook_url = ""
+        self.webhook_secret = ""
         self._rate: dict[str, RateBucket] = {}
         self.calls.clear()
 
@@ -323,7 +353,8 @@ class SimulatorState:
             self._next_installation_id += 1
             self.installations[installation.id] = installation
             self._save()
-            return installation.id
+        self._emit(Event("installation", "created", installation))
+        return installation.id
 
     def add_repository(
         self,
@@ -370,16 +401,26 @@ class SimulatorState:
     def put_file(self, full_name: str, path: str, content: str | bytes) -> None:
         repo = self._repo(full_name)
         data = content.encode() if isinstance(content, str) else bytes(content)
+        clean = self._clean_path(path)
         with self._lock:
-            repo.git.put_file(branch=repo.default_branch, path=self._clean_path(path), content=data)
+            before = repo.git.resolve(repo.default_branch) or ""
+            existed = clean in repo.git.flat_tree(repo.default_branch)
+            after = repo.git.put_file(branch=repo.default_branch, path=clean, content=data)
+        changed = {"modified": (clean,)} if existed else {"added": (clean,)}
+        self._pushed(Push(repo, before, after, f"Update {clean}", **changed))
 
     def put_symlink(self, full_name: str, path: str, target: str) -> None:
         """Commit a symlink at ``path`` pointing to ``target`` (relative to the link, as ``ln -s`` takes it)."""
         repo = self._repo(full_name)
         if not target or "\0" in target:
             raise ValueError("a symlink needs a target")
+        clean = self._clean_path(path)
         with self._lock:
-            repo.git.put_symlink(branch=repo.default_branch, path=self._clean_path(path), target=target)
+            before = repo.git.resolve(repo.default_branch) or ""
+            existed = clean in repo.git.flat_tree(repo.default_branch)
+            after = repo.git.put_symlink(branch=repo.default_branch, path=clean, target=target)
+        changed = {"modified": (clean,)} if existed else {"added": (clean,)}
+        self._pushed(Push(repo, before, after, f"Link {clean}", **changed))
 
     def rename_repository(self, full_name: str, new_name: str) -> None:
         """Rename within the owner: the old name answers 301 to the repository's id until it is reused."""
@@ -413,18 +454,44 @@ class SimulatorState:
 
     def delete_file(self, full_name: str, path: str) -> None:
         repo = self._repo(full_name)
+        clean = self._clean_path(path)
         with self._lock:
-            repo.git.delete_file(branch=repo.default_branch, path=self._clean_path(path))
+            before = repo.git.resolve(repo.default_branch) or ""
+            after = repo.git.delete_file(branch=repo.default_branch, path=clean)
+        self._pushed(Push(repo, before, after, f"Delete {clean}", removed=(clean,)))
 
     def suspend_installation(self, installation_id: int) -> None:
         with self._lock:
-            self._installation(installation_id).suspended_at = time.time()
+            installation = self._installation(installation_id)
+            installation.suspended_at = time.time()
             self._save()
+        self._emit(Event("installation", "suspend", installation))
 
     def unsuspend_installation(self, installation_id: int) -> None:
         with self._lock:
-            self._installation(installation_id).suspended_at = None
+            installation = self._installation(installation_id)
+            installation.suspended_at = None
             self._save()
+        self._emit(Event("installation", "unsuspend", installation))
+
+    def delete_installation(self, installation_id: int) -> None:
+        """The App uninstalled: its tokens stop working and the account can install it again."""
+        with self._lock:
+            installation = self.installations.pop(int(installation_id), None)
+            if installation is None:
+                raise KeyError(f"no installation {installation_id}")
+            self._save()
+        self._emit(Event("installation", "deleted", installation))
+
+    def accept_new_permissions(self, installation_id: int, permissions: dict[str, str]) -> None:
+        """The account accepted the App's new permissions (``installation.new_permissions_accepted``)."""
+        if any(level not in PERMISSION_LEVELS for level in permissions.values()):
+            raise ValueError("unknown permission level")
+        with self._lock:
+            installation = self._installation(installation_id)
+            installation.permissions = {**permissions, "metadata": permissions.get("metadata", "read")}
+            self._save()
+        self._emit(Event("installation", "new_permissions_accepted", installation))
 
     def add_repository_to_installation(self, full_name: str, installation_id: int) -> None:
         with self._lock:
@@ -433,12 +500,33 @@ class SimulatorState:
                 raise ValueError(f"{full_name} is not owned by {installation.account.login}")
             installation.repository_ids.add(repo.id)
             self._save()
+        self._emit(Event("installation_repositories", "added", installation, (repo,)))
 
     def remove_repository_from_installation(self, full_name: str, installation_id: int) -> None:
         with self._lock:
             repo, installation = self._repo(full_name), self._installation(installation_id)
             installation.repository_ids.discard(repo.id)
             self._save()
+        self._emit(Event("installation_repositories", "removed", installation, (repo,)))
+
+    # -- events (webhooks) ---------------------------------------------------------------------
+
+    def configure_webhook(self, *, url: str, secret: str = "") -> None:
+        """The App's webhook URL and secret (GitHub signs deliveries only when a secret is set)."""
+        self.webhook_url, self.webhook_secret = url, secret
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener`` with every event from now on (in the thread that caused it)."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _pushed(self, push: Push) -> None:
+        installation = self.installation_for(push.repository)
+        if installation is not None:  # an App hears of pushes only to repositories it is installed on
+            self._emit(Event("push", None, installation, (push.repository,), push))
 
     def _repo_path(self, owner: str, name: str) -> Path:
         return self.repos_dir / owner.lower() / f"{name.lower()}.git"
