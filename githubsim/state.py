@@ -44,6 +44,14 @@ ENDPOINTS = frozenset(
         "repository",
         "rate_limit",
         "git",
+        "check_runs",
+        "check_run",
+        "check_run_update",
+        "check_run_annotations",
+        "user_installations",
+        "user",
+        "oauth_authorize",
+        "oauth_access_token",
     }
 )
 # "malformed": a success status (200, or `status`) whose body is not the documented JSON, as a broken
@@ -120,6 +128,24 @@ class InstallationToken:
     repository_selection: str
     revoked: bool = False
     issued_at: float = 0.0
+
+
+@dataclass
+class CheckRun:
+    """A check run an App created on a commit; `annotations` accumulate across updates, as on GitHub."""
+
+    id: int
+    repository_id: int
+    name: str
+    head_sha: str
+    status: str
+    conclusion: str | None
+    started_at: float
+    completed_at: float | None
+    output: dict[str, Any]
+    annotations: list[dict[str, Any]]
+    external_id: str = ""
+    details_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -208,6 +234,7 @@ class SimulatorState:
         self._account_ids: dict[str, int] = {}  # kept across reset(): a login keeps its id, as on GitHub
         self._next_installation_id = 50000001
         self._next_repository_id = 690000001
+        self._next_check_run_id = 28000000001
         self._token_serial = 0
         self.calls: collections.Counter[str] = collections.Counter()
         self.persistent = persistent
@@ -226,6 +253,7 @@ class SimulatorState:
         self._faults: dict[str, list[Fault]] = {}
         # GitHub's "Recent Deliveries": one record per delivery (redeliveries included), newest last.
         self.webhook_deliveries: list[dict[str, Any]] = []
+        self.check_runs: dict[int, CheckRun] = {}
         self.webhook_url = ""
         self.webhook_secret = ""
         self._rate: dict[str, RateBucket] = {}
@@ -508,6 +536,13 @@ class SimulatorState:
             installation.repository_ids.discard(repo.id)
             self._save()
         self._emit(Event("installation_repositories", "removed", installation, (repo,)))
+
+    def add_check_run(self, **fields: Any) -> CheckRun:
+        with self._lock:
+            run = CheckRun(id=self._next_check_run_id, **fields)
+            self._next_check_run_id += 1
+            self.check_runs[run.id] = run
+            return run
 
     # -- events (webhooks) ---------------------------------------------------------------------
 
