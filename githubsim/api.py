@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from githubsim.api_base import DOC_APPS, ApiHandlerBase, Route, StateServer, installation_budget
+from githubsim.checks import CHECK_ROUTES, CheckRunEndpoints
 from githubsim.gitstore import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE, parse_tree
 from githubsim.server_base import Abort, Reply, error, not_found
 from githubsim.shapes import installation_json, repository_json
@@ -55,8 +56,8 @@ class ApiServer(StateServer):
         super().__init__(address, sim, ApiHandler)
 
 
-class ApiHandler(ApiHandlerBase):
-    routes = ROUTES
+class ApiHandler(CheckRunEndpoints, ApiHandlerBase):
+    routes = ROUTES + CHECK_ROUTES
 
     # -- OIDC issuer ---------------------------------------------------------------------------
 

@@ -544,6 +544,15 @@ class SimulatorState:
             self.check_runs[run.id] = run
             return run
 
+    def update_check_run(self, run: CheckRun, *, annotations: list[dict[str, Any]], **fields: Any) -> None:
+        """Set ``fields`` and append ``annotations`` (GitHub keeps every annotation sent so far)."""
+        with self._lock:
+            run.annotations.extend(annotations)
+            for name, value in fields.items():
+                setattr(run, name, value)
+            if run.status == "completed" and run.completed_at is None:
+                run.completed_at = time.time()
+
     # -- events (webhooks) ---------------------------------------------------------------------
 
     def configure_webhook(self, *, url: str, secret: str = "") -> None:
