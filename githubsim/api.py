@@ -19,6 +19,7 @@ from githubsim.gitstore import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE, parse_t
 from githubsim.server_base import Abort, Reply, error, not_found
 from githubsim.shapes import installation_json, repository_json
 from githubsim.state import PERMISSION_LEVELS, Installation, Repository, SimulatorState, iso
+from githubsim.users import USER_ROUTES, UserEndpoints
 
 DOC_TOKEN = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
 DOC_CONTENTS = "https://docs.github.com/rest/repos/contents#get-repository-content"
@@ -56,8 +57,8 @@ class ApiServer(StateServer):
         super().__init__(address, sim, ApiHandler)
 
 
-class ApiHandler(CheckRunEndpoints, ApiHandlerBase):
-    routes = ROUTES + CHECK_ROUTES
+class ApiHandler(CheckRunEndpoints, UserEndpoints, ApiHandlerBase):
+    routes = ROUTES + CHECK_ROUTES + USER_ROUTES
 
     # -- OIDC issuer ---------------------------------------------------------------------------
 

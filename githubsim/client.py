@@ -226,3 +226,9 @@ class SimulatorClient:
 
     def accept_new_permissions(self, installation_id: int, permissions: dict[str, str]) -> None:
         self._call("accept_new_permissions", installation_id=installation_id, permissions=permissions)
+
+    def add_user(self, login: str, *, member_of: list[str] | tuple[str, ...] = ()) -> int:
+        return int(self._call("add_user", login=login, member_of=list(member_of)))
+
+    def configure_oauth(self, *, callback_url: str) -> None:
+        self._call("configure_oauth", callback_url=callback_url)

@@ -39,6 +39,8 @@ METHODS = frozenset(
         "wait_for_deliveries",
         "delete_installation",
         "accept_new_permissions",
+        "add_user",
+        "configure_oauth",
         "put_symlink",
         "rename_repository",
     }
@@ -51,6 +53,9 @@ def config(sim: SimulatorState) -> dict[str, Any]:
         "issuer": sim.issuer,
         "git_base_url": sim.git_base_url,
         "git_host": sim.git_host,
+        "web_url": sim.web_url,
+        "client_id": sim.client_id,
+        "client_secret": sim.client_secret,
         "app_id": sim.app_id,
         "app_private_key_file": sim.app_private_key_path,
         "ca_file": sim.ca_file,

@@ -13,6 +13,7 @@ from githubsim.api import ApiServer
 from githubsim.git_http import GitServer
 from githubsim.server_base import SimulatorServer
 from githubsim.state import SimulatorState
+from githubsim.web import WebServer
 from githubsim.webhooks import WebhookSender
 
 
@@ -25,15 +26,17 @@ class GitHubSimulator(SimulatorState):
         self._threads: list[threading.Thread] = []
         self.webhooks = WebhookSender(self)
 
-    def start(self, port: int = 0, git_port: int = 0) -> None:
+    def start(self, port: int = 0, git_port: int = 0, web_port: int = 0) -> None:
         self._stopping.clear()
         api_server = ApiServer(("127.0.0.1", port), self)
         git_server = GitServer(("127.0.0.1", git_port), self)
+        web_server = WebServer(("127.0.0.1", web_port), self)
         self.api_url = f"http://127.0.0.1:{api_server.server_address[1]}"
         self.issuer = f"{self.api_url}/oidc"
         self.git_host = f"127.0.0.1:{git_server.server_address[1]}"
         self.git_base_url = f"https://{self.git_host}"
-        self._servers = [api_server, git_server]
+        self.web_url = f"http://127.0.0.1:{web_server.server_address[1]}"
+        self._servers = [api_server, git_server, web_server]
         self.webhooks.start()
         for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)

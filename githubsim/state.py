@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from githubsim.gitstore import BareRepository
 from githubsim.keys import OidcKeyRing, load_or_create_rsa, load_or_create_tls
+from githubsim.oauth import OAuthState
 
 ENDPOINTS = frozenset(
     {
@@ -207,6 +208,10 @@ class SimulatorState:
         self.app_id = 424242
         self.app_slug = "atmos-pro-sts-sim"
         self.client_id = "Iv23liSimulatorClient1"
+        self.client_secret = secrets.token_hex(20)  # the App's OAuth client secret (a new one per process)
+        # The App's "Callback URL": where /login/oauth/authorize sends a person back; empty: any URL.
+        self.oauth_callback_url = ""
+        self.oauth = OAuthState()
         # GitHub hands out App keys as PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"); so does the simulator.
         app_key_path = self.state_dir / "app-private-key.pem"
         self._app_key = load_or_create_rsa(app_key_path, serialization.PrivateFormat.TraditionalOpenSSL)
@@ -230,6 +235,7 @@ class SimulatorState:
         self.issuer = ""
         self.git_base_url = ""
         self.git_host = ""
+        self.web_url = ""  # the web host (https://github.com, or https://HOST on GHES): OAuth lives there
         self._next_account_id = 1000001
         self._account_ids: dict[str, int] = {}  # kept across reset(): a login keeps its id, as on GitHub
         self._next_installation_id = 50000001
@@ -254,6 +260,8 @@ class SimulatorState:
         # GitHub's "Recent Deliveries": one record per delivery (redeliveries included), newest last.
         self.webhook_deliveries: list[dict[str, Any]] = []
         self.check_runs: dict[int, CheckRun] = {}
+        self.oauth.forget()
+        self.oauth_callback_url = ""
         self.webhook_url = ""
         self.webhook_secret = ""
         self._rate: dict[str, RateBucket] = {}
@@ -552,6 +560,33 @@ class SimulatorState:
                 setattr(run, name, value)
             if run.status == "completed" and run.completed_at is None:
                 run.completed_at = time.time()
+
+    # -- people (the user-authorization flow) ----------------------------------------------------
+
+    def add_user(self, login: str, *, member_of: tuple[str, ...] | list[str] = ()) -> int:
+        """A person with a GitHub account, member of the given organizations; returns their id."""
+        with self._lock:
+            account = self._account(login, "User")
+            for organization in member_of:
+                self.oauth.add_member(organization, login)
+            return account.id
+
+    def configure_oauth(self, *, callback_url: str) -> None:
+        """The App's registered callback URL (where the authorize step may send a person back)."""
+        self.oauth_callback_url = callback_url
+
+    def user_installations(self, login: str) -> list[Installation]:
+        """The installations a person can reach: on their own account, or on an organization they belong to."""
+        with self._lock:
+            installations = sorted(self.installations.values(), key=lambda i: i.id)
+        return [
+            i
+            for i in installations
+            if i.account.login.lower() == login.lower() or self.oauth.is_member(i.account.login, login)
+        ]
+
+    def account(self, login: str) -> Account | None:
+        return self._accounts.get(login.lower())
 
     # -- events (webhooks) ---------------------------------------------------------------------
 
