@@ -55,6 +55,22 @@ def test_a_covering_token_clones_the_repository(
     assert fetch.returncode == 0, fetch.stderr
 
 
+def test_a_token_of_the_newer_long_shape_clones_too(
+    github_sim: GitHubSimulator,
+    installation_id: int,
+    mint: Callable[..., dict[str, Any]],
+    git_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    tokens = [str(mint(installation_id, repositories=["infra"])["token"]) for _ in range(2)]
+    newer = next(t for t in tokens if t.startswith(f"ghs_{github_sim.app_id}_"))
+
+    done = clone(github_sim, git_env, tmp_path / "infra", "acme/infra", newer)
+
+    assert done.returncode == 0, done.stderr
+    assert len(newer) > 300
+
+
 def test_a_clone_without_a_token_is_refused(
     github_sim: GitHubSimulator, installation_id: int, git_env: dict[str, str], tmp_path: Path
 ) -> None:
