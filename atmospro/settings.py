@@ -162,6 +162,7 @@ if not DEBUG and not GITHUB_APP_ID:
     raise ConfigError("GITHUB_APP_ID is required when DEBUG is False.")
 GITHUB_CA_BUNDLE = env.raw("GITHUB_CA_BUNDLE")  # extra CA file, e.g. the simulator's or a GHES's
 GITHUB_HTTP_TIMEOUT = env.integer("GITHUB_HTTP_TIMEOUT", 10, minimum=1, maximum=60)
+GITHUB_CONSISTENCY_SECONDS = env.integer("GITHUB_CONSISTENCY_SECONDS", 10, minimum=0, maximum=120)  # 401/403 window
 
 # --- STS ---
 STS_OIDC_ISSUERS = env.urls("STS_OIDC_ISSUERS", ["https://token.actions.githubusercontent.com"])

@@ -10,24 +10,35 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import enum
+import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jwt
 import requests
 from django.conf import settings
 
-from github_app.credentials import app_jwts, app_jwts_lock, app_private_key, rate_limits, reader_tokens
+from github_app.credentials import (
+    ReaderToken,
+    app_jwts,
+    app_jwts_lock,
+    app_private_key,
+    rate_limits,
+    reader_tokens,
+)
 from github_app.errors import (
     GitHubAuthenticationFailed,
     GitHubError,
+    GitHubFileTooLarge,
     GitHubForbidden,
     GitHubInstallationSuspended,
     GitHubNotFound,
+    GitHubPermissionsNotGranted,
     GitHubRateLimited,
     GitHubUnavailable,
     GitHubUnprocessable,
@@ -38,6 +49,15 @@ API_VERSION = "2022-11-28"
 MAX_REPOSITORIES_PER_TOKEN = 500  # GitHub's limit for `repositories` on access_tokens
 READ_ATTEMPTS = 3
 READ_DEADLINE_SECONDS = 8.0
+# GitHub's eventual consistency: a fresh token can answer 401/403 for `GITHUB_CONSISTENCY_SECONDS`.
+# Calls inside that window are retried with a doubling pause from FIRST to MAX; a revocation waits for
+# GitHub's confirmation at most REVOKE_CONFIRM_SECONDS, so a request that revokes stays short.
+CONSISTENCY_FIRST_PAUSE_SECONDS = 0.05
+CONSISTENCY_MAX_PAUSE_SECONDS = 1.0
+REVOKE_CONFIRM_SECONDS = 4.0
+PERMISSIONS_NOT_GRANTED = "the permissions requested are not granted to this installation"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,11 +104,31 @@ class InstallationToken:
 
 @dataclass(frozen=True)
 class FileContent:
-    """A file read from a repository: `content` is None when the file does not exist."""
+    """What GitHub answered for a path: `content` is None unless GitHub answered a file.
+
+    `path` and `kind` are GitHub's own (`type`: "file", "dir", "symlink", "submodule"): GitHub answers a
+    symlink to a regular file of the repository with the target's content AND the target's path, so
+    a caller that needs the file at the path it asked for compares `path`. Both are None when nothing
+    is there (404) and on a 304 (`not_modified`: the answer is the one `etag` names)."""
 
     content: bytes | None
     etag: str | None
     not_modified: bool = False
+    path: str | None = None
+    kind: str | None = None
+
+
+class Revocation(enum.Enum):
+    """What GitHub said to `DELETE /installation/token`. Only a confirmed revocation may be recorded
+    as done; an unconfirmed one may still work for up to an hour and must be tried again later."""
+
+    REVOKED = "revoked"  # 204: GitHub revoked it now
+    ALREADY_INVALID = "already_invalid"  # 401/404 for a token older than the consistency window
+    UNCONFIRMED = "unconfirmed"  # 401/404 while GitHub may not know the token yet
+
+    @property
+    def confirmed(self) -> bool:
+        return self is not Revocation.UNCONFIRMED
 
 
 class GitHubApp:
@@ -202,16 +242,18 @@ class GitHubApp:
 
     def installation_repositories(self, installation_id: int) -> list[Repository]:
         """Every repository the installation covers (https://docs.github.com/en/rest/apps/installations#list-repositories-accessible-to-the-app-installation)."""
-        token = reader_tokens.get(self, installation_id)
         found: list[Repository] = []
         page = 1
         while True:
-            response = self._call(
-                "GET",
-                "/installation/repositories",
-                bearer=token,
-                credential=f"installation:{installation_id}",
-                params={"per_page": 100, "page": page},
+            response = self._as_reader(
+                installation_id,
+                functools.partial(
+                    self._call,
+                    "GET",
+                    "/installation/repositories",
+                    credential=f"installation:{installation_id}",
+                    params={"per_page": 100, "page": page},
+                ),
             )
             if response is None:
                 raise GitHubNotFound(
@@ -243,44 +285,87 @@ class GitHubApp:
             f"/repositories/{int(repository_id)}" if repository_id is not None else f"/repos/{_repo_path(full_name)}"
         )
 
-        def fetch() -> requests.Response | None:
-            return self._call(
+        response = self._as_reader(
+            installation_id,
+            functools.partial(
+                self._call,
                 "GET",
                 f"{where}/contents/{quote(path)}",
-                bearer=reader_tokens.get(self, installation_id),
                 credential=f"installation:{installation_id}",
                 headers=headers,
                 allow_not_modified=True,
-            )
-
-        try:
-            response = fetch()
-        except GitHubAuthenticationFailed:
-            # Our reader token was revoked or expired early: make a new one, once.
-            reader_tokens.forget(self, installation_id)
-            response = fetch()
+            ),
+        )
         if response is None:
             return FileContent(content=None, etag=None)
         if response.status_code == 304:
             return FileContent(content=None, etag=etag, not_modified=True)
         with _malformed_answer("contents"):
             body = response.json()
-            if not isinstance(body, dict) or body.get("type") != "file":
-                return FileContent(content=None, etag=None)  # a directory (an array) or a symlink: not a file
+            if not isinstance(body, dict):
+                return FileContent(content=None, etag=None, kind="dir")  # a directory answers an array
+            answered = str(body["path"])
+            kind = str(body["type"])
+            if kind != "file":
+                return FileContent(content=None, etag=None, path=answered, kind=kind)
             if body.get("encoding") != "base64":
                 raise GitHubUnavailable(f"GitHub returned {path[:200]} in an unexpected encoding.")
             content = base64.b64decode(str(body.get("content", "")))
-        return FileContent(content=content, etag=response.headers.get("ETag"))
+        return FileContent(content=content, etag=response.headers.get("ETag"), path=answered, kind=kind)
 
-    def revoke_installation_token(self, token: str) -> bool:
-        """https://docs.github.com/en/rest/apps/installations#revoke-an-installation-access-token ;
-        True once GitHub no longer accepts the token (204, or 401: already revoked or expired)."""
-        try:
-            # No rate-limit memory: each token is its own credential, and one token's limit says nothing of another's.
-            self._call("DELETE", "/installation/token", bearer=token, credential=None, retry=False)
-        except GitHubAuthenticationFailed:
-            return True
-        return True
+    def revoke_installation_token(self, token: str, *, issued_at: float | None = None) -> Revocation:
+        """https://docs.github.com/en/rest/apps/installations#revoke-an-installation-access-token
+
+        `issued_at` (epoch seconds, when GitHub created the token) decides what a 401 or 404 means:
+        for a token older than `GITHUB_CONSISTENCY_SECONDS` it means already revoked or expired; for a
+        younger one (or an unknown age) GitHub may simply not know the token yet, so it is asked again
+        with backoff for at most `REVOKE_CONFIRM_SECONDS`, and reported UNCONFIRMED if it never says 204.
+        Raises the `GitHubError` family when GitHub fails otherwise (then nothing is confirmed either)."""
+        deadline = time.monotonic() + REVOKE_CONFIRM_SECONDS
+        pause = CONSISTENCY_FIRST_PAUSE_SECONDS
+        while True:
+            try:
+                # No rate-limit memory: a caller's token is not our credential, and revoking must not wait.
+                response = self._call("DELETE", "/installation/token", bearer=token, credential=None, retry=False)
+            except GitHubAuthenticationFailed:
+                response = None
+            if response is not None:
+                return Revocation.REVOKED
+            if issued_at is not None and time.time() - issued_at >= settings.GITHUB_CONSISTENCY_SECONDS:
+                return Revocation.ALREADY_INVALID
+            if time.monotonic() + pause > deadline:
+                return Revocation.UNCONFIRMED
+            time.sleep(pause)
+            pause = min(pause * 2, CONSISTENCY_MAX_PAUSE_SECONDS)
+
+    # --- Our own reader token ---
+
+    def _as_reader(self, installation_id: int, call: Callable[..., T]) -> T:
+        """`call(bearer=...)` with our reader token for the installation.
+
+        A fresh token can answer 401/403 within GitHub's consistency window: retried with backoff
+        inside the window instead of minting another token (which would have the same delay). After
+        the window, a 401 means the token was revoked or expired early: a new one is made, once."""
+        for attempt in (1, 2):
+            reader = reader_tokens.get(
+                api_url=self.api_url,
+                installation_id=installation_id,
+                create=functools.partial(self._new_reader_token, installation_id),
+            )
+            try:
+                return _while_propagating(issued_at=reader.issued_at, call=functools.partial(call, bearer=reader.token))
+            except GitHubAuthenticationFailed:
+                if attempt == 2:
+                    raise
+                reader_tokens.forget(api_url=self.api_url, installation_id=installation_id, token=reader.token)
+        raise AssertionError("unreachable")
+
+    def _new_reader_token(self, installation_id: int) -> ReaderToken:
+        created = self.create_installation_token(installation_id, permissions={"contents": "read"})
+        # Taken after GitHub answered: the token's true age is a little more, never less.
+        return ReaderToken(
+            token=created.token, issued_at=time.time(), expires_at=created.expires_at_datetime.timestamp()
+        )
 
     # --- The one HTTP path ---
 
@@ -331,6 +416,20 @@ class GitHubApp:
         raise AssertionError("unreachable")
 
 
+def _while_propagating(*, issued_at: float, call: Callable[[], T]) -> T:
+    """`call()`, retried while it answers 401/403 and the token is younger than the consistency window."""
+    pause = CONSISTENCY_FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            return call()
+        except (GitHubAuthenticationFailed, GitHubForbidden):
+            remaining = issued_at + settings.GITHUB_CONSISTENCY_SECONDS - time.time()
+            if remaining <= 0:
+                raise
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, CONSISTENCY_MAX_PAUSE_SECONDS)
+
+
 @contextlib.contextmanager
 def _malformed_answer(endpoint: str) -> Iterator[None]:
     """An answer of GitHub's that does not have the documented shape is GitHub failing, not our bug."""
@@ -349,18 +448,24 @@ def _safe(path: str) -> str:
     return path[:200]
 
 
-def _message(response: requests.Response) -> str:
+def _body(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        return ""
-    return str(body.get("message", "")) if isinstance(body, dict) else ""
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_codes(body: Mapping[str, Any]) -> set[str]:
+    errors = body.get("errors")
+    return {str(item.get("code")) for item in errors if isinstance(item, dict)} if isinstance(errors, list) else set()
 
 
 def _error_for(response: requests.Response, method: str, path: str) -> GitHubError:
     """Maps GitHub's answer to our error family (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api)."""
     status = response.status_code
-    message = _message(response)[:300]
+    body = _body(response)
+    message = str(body.get("message", ""))[:300]
     where = f"{method} {_safe(path)}"
     if status in (403, 429):
         retry_after = response.headers.get("retry-after")
@@ -373,12 +478,17 @@ def _error_for(response: requests.Response, method: str, path: str) -> GitHubErr
             reset = response.headers.get("x-ratelimit-reset", "")
             retry_at = float(reset) if reset.isdigit() else time.time() + 60
             return GitHubRateLimited(f"GitHub's rate limit is exhausted on {where}.", status=status, retry_at=retry_at)
+        if "too_large" in _error_codes(body):
+            # https://docs.github.com/en/rest/repos/contents#get-repository-content (files over 1 MB)
+            return GitHubFileTooLarge(f"GitHub will not serve {where} in this media type: over 1 MB.", status=status)
         if "suspended" in message.lower():
             return GitHubInstallationSuspended(f"The installation is suspended ({where}).", status=status)
         return GitHubForbidden(f"GitHub refused {where}: {message}", status=status)
     if status == 401:
         return GitHubAuthenticationFailed(f"GitHub refused our credentials on {where}: {message}", status=status)
     if status == 422:
+        if message.lower().startswith(PERMISSIONS_NOT_GRANTED):
+            return GitHubPermissionsNotGranted(f"GitHub refused {where}: {message}", status=status)
         return GitHubUnprocessable(f"GitHub could not process {where}: {message}", status=status)
     if status >= 500:
         return GitHubUnavailable(f"GitHub answered {status} on {where}.", status=status)

@@ -9,15 +9,13 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from github_app.errors import GitHubAuthenticationFailed, GitHubRateLimited
-
-if TYPE_CHECKING:
-    from github_app.client import GitHubApp, InstallationToken
 
 READER_TOKEN_MARGIN_SECONDS = 300  # stop reusing our own reader token this long before it expires
 
@@ -57,6 +55,15 @@ def app_private_key(pem: str) -> rsa.RSAPrivateKey:
     return key
 
 
+@dataclass(frozen=True)
+class ReaderToken:
+    """Our own reader token and when we received it: GitHub may not accept it for its first seconds."""
+
+    token: str = field(repr=False)
+    issued_at: float
+    expires_at: float
+
+
 class _ReaderTokens:
     """Our own installation tokens for reading policy files: per process, in memory only, reused
     until shortly before they expire; never handed to a caller, never in a shared cache or the database."""
@@ -64,22 +71,26 @@ class _ReaderTokens:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._locks: dict[tuple[str, int], threading.Lock] = {}
-        self._tokens: dict[tuple[str, int], InstallationToken] = {}
+        self._tokens: dict[tuple[str, int], ReaderToken] = {}
 
-    def get(self, app: GitHubApp, installation_id: int) -> str:
-        key = (app.api_url, installation_id)
+    def get(self, *, api_url: str, installation_id: int, create: Callable[[], ReaderToken]) -> ReaderToken:
+        key = (api_url, installation_id)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one creation per installation at a time: concurrent policy reads share it
             current = self._tokens.get(key)
-            if current is None or current.expires_at_datetime.timestamp() - time.time() < READER_TOKEN_MARGIN_SECONDS:
-                current = app.create_installation_token(installation_id, permissions={"contents": "read"})
+            if current is None or current.expires_at - time.time() < READER_TOKEN_MARGIN_SECONDS:
+                current = create()
                 self._tokens[key] = current
-            return current.token
+            return current
 
-    def forget(self, app: GitHubApp, installation_id: int) -> None:
+    def forget(self, *, api_url: str, installation_id: int, token: str) -> None:
+        """Forget `token` if it is still the current one (another thread may already have replaced it)."""
+        key = (api_url, installation_id)
         with self._lock:
-            self._tokens.pop((app.api_url, installation_id), None)
+            current = self._tokens.get(key)
+            if current is not None and current.token == token:
+                del self._tokens[key]
 
     def clear(self) -> None:
         with self._lock:

@@ -25,6 +25,18 @@ class GitHubUnprocessable(GitHubError):
     reason = "github_unprocessable"
 
 
+class GitHubPermissionsNotGranted(GitHubUnprocessable):
+    """422 "The permissions requested are not granted to this installation." on `access_tokens`."""
+
+    reason = "permissions_not_granted_to_installation"
+
+
+class GitHubFileTooLarge(GitHubError):
+    """403 `too_large`: the contents API serves a file over 1 MB only in other media types than ours."""
+
+    reason = "github_file_too_large"
+
+
 class GitHubInstallationSuspended(GitHubError):
     reason = "installation_suspended"
 

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m githubsim", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=9000, help="REST API + OIDC issuer + control API (http)")
     parser.add_argument("--git-port", type=int, default=9443, help="git smart HTTP (https)")
+    parser.add_argument("--web-port", type=int, default=0, help="the web host: user authorization (http; 0: any)")
     parser.add_argument("--state-dir", type=Path, default=Path("var/githubsim"))
     parser.add_argument("--reset", action="store_true", help="forget installations, repositories and tokens first")
     args = parser.parse_args(argv)
@@ -30,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     sim = GitHubSimulator(args.state_dir, persistent=True)
     if args.reset:
         sim.reset()
-    sim.start(port=args.port, git_port=args.git_port)
+    sim.start(port=args.port, git_port=args.git_port, web_port=args.web_port)
     settings = config(sim)
     (args.state_dir / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
     for name, value in settings.items():
-        print(f"{name}: {value}", flush=True)
+        if name != "client_secret":  # in config.json only, like the App key (a file, never printed)
+            print(f"{name}: {value}", flush=True)
     print("githubsim ready", flush=True)
 
     stop = threading.Event()

@@ -83,6 +83,10 @@ class SimulatorClient:
     def tokens_issued(self) -> list[dict[str, Any]]:
         return list(self._get("tokens_issued"))
 
+    @property
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        return list(self._get("webhook_deliveries"))
+
     # -- the in-process methods, over HTTP -----------------------------------------------------
 
     def reset(self) -> None:
@@ -119,6 +123,7 @@ class SimulatorClient:
         private: bool = True,
         default_branch: str = "main",
         files: dict[str, str] | None = None,
+        symlinks: dict[str, str] | None = None,
     ) -> int:
         return int(
             self._call(
@@ -128,6 +133,7 @@ class SimulatorClient:
                 private=private,
                 default_branch=default_branch,
                 files=files,
+                symlinks=symlinks,
             )
         )
 
@@ -137,6 +143,12 @@ class SimulatorClient:
             self._call("put_file", full_name=full_name, path=path, content_base64=encoded)
         else:
             self._call("put_file", full_name=full_name, path=path, content=content)
+
+    def put_symlink(self, full_name: str, path: str, target: str) -> None:
+        self._call("put_symlink", full_name=full_name, path=path, target=target)
+
+    def rename_repository(self, full_name: str, new_name: str) -> None:
+        self._call("rename_repository", full_name=full_name, new_name=new_name)
 
     def delete_file(self, full_name: str, path: str) -> None:
         self._call("delete_file", full_name=full_name, path=path)
@@ -196,3 +208,27 @@ class SimulatorClient:
 
     def expire_token(self, token: str) -> None:
         self._call("expire_token", token=token)
+
+    def set_consistency(self, *, propagation_seconds: float, permissions_seconds: float = 0.0) -> None:
+        self._call("set_consistency", propagation_seconds=propagation_seconds, permissions_seconds=permissions_seconds)
+
+    def configure_webhook(self, *, url: str, secret: str = "") -> None:
+        self._call("configure_webhook", url=url, secret=secret)
+
+    def redeliver(self, guid: str) -> None:
+        self._call("redeliver", guid=guid)
+
+    def wait_for_deliveries(self) -> None:
+        self._call("wait_for_deliveries")
+
+    def delete_installation(self, installation_id: int) -> None:
+        self._call("delete_installation", installation_id=installation_id)
+
+    def accept_new_permissions(self, installation_id: int, permissions: dict[str, str]) -> None:
+        self._call("accept_new_permissions", installation_id=installation_id, permissions=permissions)
+
+    def add_user(self, login: str, *, member_of: list[str] | tuple[str, ...] = ()) -> int:
+        return int(self._call("add_user", login=login, member_of=list(member_of)))
+
+    def configure_oauth(self, *, callback_url: str) -> None:
+        self._call("configure_oauth", callback_url=callback_url)

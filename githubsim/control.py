@@ -1,7 +1,7 @@
 """The control API under ``/_sim/`` (loopback only): seed and steer a simulator running in another process.
 
 ``POST /_sim/<method>`` with the method's keyword arguments as a JSON object calls that method of
-:class:`~githubsim.simulator.GitHubSimulator`; ``GET /_sim/config``, ``GET /_sim/calls`` and
+:class:`~githubsim.state.SimulatorState`; ``GET /_sim/config``, ``GET /_sim/calls`` and
 ``GET /_sim/tokens_issued`` read state. Answers are ``{"result": ...}`` or ``{"error": "..."}``.
 """
 
@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from githubsim.api import Reply
-    from githubsim.simulator import GitHubSimulator
+from githubsim.server_base import Reply
+from githubsim.state import SimulatorState
 
 # The methods a control request may call; nothing else of the simulator is reachable.
 METHODS = frozenset(
@@ -34,16 +33,29 @@ METHODS = frozenset(
         "reset_calls",
         "token_is_live",
         "expire_token",
+        "set_consistency",
+        "configure_webhook",
+        "redeliver",
+        "wait_for_deliveries",
+        "delete_installation",
+        "accept_new_permissions",
+        "add_user",
+        "configure_oauth",
+        "put_symlink",
+        "rename_repository",
     }
 )
 
 
-def config(sim: GitHubSimulator) -> dict[str, Any]:
+def config(sim: SimulatorState) -> dict[str, Any]:
     return {
         "api_url": sim.api_url,
         "issuer": sim.issuer,
         "git_base_url": sim.git_base_url,
         "git_host": sim.git_host,
+        "web_url": sim.web_url,
+        "client_id": sim.client_id,
+        "client_secret": sim.client_secret,
         "app_id": sim.app_id,
         "app_private_key_file": sim.app_private_key_path,
         "ca_file": sim.ca_file,
@@ -51,9 +63,7 @@ def config(sim: GitHubSimulator) -> dict[str, Any]:
     }
 
 
-def handle_control(sim: GitHubSimulator, method: str, name: str, body: bytes, client_ip: str) -> Reply:
-    from githubsim.api import Reply
-
+def handle_control(sim: SimulatorState, method: str, name: str, body: bytes, client_ip: str) -> Reply:
     if not ipaddress.ip_address(client_ip).is_loopback:
         return Reply(403, {"error": "the control API answers loopback clients only"})
     if method == "GET":
@@ -61,6 +71,7 @@ def handle_control(sim: GitHubSimulator, method: str, name: str, body: bytes, cl
             "config": lambda: config(sim),
             "calls": lambda: dict(sim.calls),
             "tokens_issued": lambda: list(sim.tokens_issued),
+            "webhook_deliveries": lambda: list(sim.webhook_deliveries),
             "jwks": sim.jwks,
             "app_private_key_pem": lambda: sim.app_private_key_pem,
             "oidc_private_key_pem": lambda: sim.oidc_private_key_pem,

@@ -15,14 +15,13 @@ import socket
 import ssl
 import struct
 import subprocess
-import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from githubsim.api import SimulatorServer
 from githubsim.gitstore import git_env
-from githubsim.simulator import GitHubSimulator, Repository
+from githubsim.server_base import SimulatorServer
+from githubsim.state import Repository, SimulatorState
 
 ROUTE = re.compile(
     r"^/(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/(?P<rest>info/refs|git-upload-pack|git-receive-pack)$"
@@ -31,7 +30,7 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 class GitServer(SimulatorServer):
-    def __init__(self, address: tuple[str, int], sim: GitHubSimulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: SimulatorState) -> None:
         self.sim = sim
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -134,10 +133,13 @@ class GitHandler(BaseHTTPRequestHandler):
             self._plain(403, "Please upgrade your git client.\nGitHub.com no longer supports git over dumb-http.\n")
             return
         repo = sim.repositories.get(f"{unquote(match['owner'])}/{unquote(match['repo'])}".lower())
-        if not self._authorized(repo):
+        refusal = self._refusal(repo)
+        if refusal == 401 or repo is None:
             self._plain(401, "Authentication required\n", {"WWW-Authenticate": 'Basic realm="GitHub"'})
             return
-        assert repo is not None
+        if refusal == 403:
+            self._plain(403, f"Permission to {repo.full_name}.git denied.\n")
+            return
         if rest == "git-receive-pack" or service == "service=git-receive-pack":
             self._plain(403, f"Write access to repository not granted.\nPermission to {repo.full_name}.git denied.\n")
             return
@@ -146,26 +148,31 @@ class GitHandler(BaseHTTPRequestHandler):
             return
         self._backend(repo, rest, service, body)
 
-    def _authorized(self, repo: Repository | None) -> bool:
+    def _refusal(self, repo: Repository | None) -> int | None:
+        """None when the credentials may read ``repo``; else 401, or 403 while a fresh token's permissions
+        are still being copied (the same propagation windows as the API's)."""
         header = self.headers.get("Authorization") or ""
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "basic":
-            return False
+            return 401
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
         except (ValueError, UnicodeDecodeError):
-            return False
+            return 401
         _user, _, password = decoded.partition(":")
         sim = self.server.sim
         record = sim.lookup_token(password) if password.startswith("ghs_") else None
         if record is None or repo is None:
-            return False
+            return 401
         installation = sim.installations.get(record.installation_id)
         if installation is None or installation.suspended_at is not None:
-            return False
-        if time.time() - record.issued_at < sim.token_propagation_seconds:
-            return False
-        return repo in sim.token_repositories(record) and "contents" in record.permissions
+            return 401
+        readiness = sim.token_readiness(record)
+        if readiness == "unknown":
+            return 401
+        if repo not in sim.token_repositories(record) or "contents" not in record.permissions:
+            return 401
+        return 403 if readiness == "permissions_pending" else None
 
     def _backend(self, repo: Repository, rest: str, query: str, body: bytes) -> None:
         env = git_env()

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FILE_MODE = "100644"
+EXECUTABLE_MODE = "100755"
+SYMLINK_MODE = "120000"  # a blob whose content is the link's target, as `git` stores a symlink
 TREE_MODE = "40000"
 AUTHOR = "Octocat <octocat@users.noreply.github.com>"
 
@@ -47,7 +49,9 @@ class BareRepository:
     # -- creation and writes -------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path, *, default_branch: str, files: dict[str, bytes]) -> BareRepository:
+    def create(
+        cls, path: Path, *, default_branch: str, files: dict[str, bytes], symlinks: dict[str, str] | None = None
+    ) -> BareRepository:
         # The minimal layout `git init --bare` makes, minus sample hooks and templates (a subprocess saved
         # per repository; `git fsck` and `git http-backend` are content with it).
         for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags", "info"):
@@ -57,6 +61,8 @@ class BareRepository:
         (path / "description").write_text("githubsim repository\n")
         repo = cls(path)
         entries = {name: (FILE_MODE, repo.write_object("blob", data)) for name, data in files.items()}
+        for name, target in (symlinks or {}).items():
+            entries[name] = (SYMLINK_MODE, repo.write_object("blob", target.encode()))
         repo._commit(entries, message="Initial commit", parent=None, branch=default_branch)
         return repo
 
@@ -77,6 +83,11 @@ class BareRepository:
         entries = self.flat_tree(branch)
         entries[path] = (FILE_MODE, self.write_object("blob", content))
         return self._commit(entries, message=f"Update {path}", parent=self.resolve(branch), branch=branch)
+
+    def put_symlink(self, *, branch: str, path: str, target: str) -> str:
+        entries = self.flat_tree(branch)
+        entries[path] = (SYMLINK_MODE, self.write_object("blob", target.encode()))
+        return self._commit(entries, message=f"Link {path}", parent=self.resolve(branch), branch=branch)
 
     def delete_file(self, *, branch: str, path: str) -> str:
         entries = self.flat_tree(branch)
@@ -162,6 +173,19 @@ class BareRepository:
             return None
         sha, kind, size = parts[0], parts[1], int(parts[2])
         return kind, sha, rest[:size]
+
+    def read_entry(self, commit: str, path: str) -> tuple[str, str, str, bytes] | None:
+        """(mode, type, sha, raw content) of ``path`` at ``commit``: the mode tells a symlink from a file."""
+        found = self.read_object(commit, path)
+        if found is None:
+            return None
+        kind, sha, data = found
+        if not path:
+            return TREE_MODE, kind, sha, data
+        parent, _, name = path.rpartition("/")
+        tree = self.read_object(commit, parent)
+        entry = next((e for e in parse_tree(tree[2]) if e.name == name), None) if tree else None
+        return (entry.mode if entry else FILE_MODE), kind, sha, data
 
     def object_sizes(self, shas: list[str]) -> dict[str, int]:
         if not shas:

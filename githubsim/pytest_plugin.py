@@ -11,6 +11,12 @@ import pytest
 
 from githubsim.simulator import GitHubSimulator
 
+# GitHub's eventual consistency, on by default in every test so no test assumes a token works the instant
+# it is created: a fresh token answers 401, then 403, for these (small, to keep the suite fast). A test
+# that needs otherwise sets `github_sim.token_propagation_seconds` / `token_permissions_seconds` itself.
+TEST_TOKEN_PROPAGATION_SECONDS = 0.2
+TEST_TOKEN_PERMISSIONS_SECONDS = 0.1
+
 
 @pytest.fixture(scope="session")
 def github_sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitHubSimulator]:
@@ -27,6 +33,9 @@ def github_sim(github_sim_server: GitHubSimulator, settings: Any) -> Iterator[Gi
     """The session simulator, forgotten state, and Django settings pointed at it."""
     sim = github_sim_server
     sim.reset()
+    sim.set_consistency(
+        propagation_seconds=TEST_TOKEN_PROPAGATION_SECONDS, permissions_seconds=TEST_TOKEN_PERMISSIONS_SECONDS
+    )
     settings.GITHUB_API_URL = sim.api_url
     settings.STS_OIDC_ISSUERS = [sim.issuer]
     settings.GITHUB_APP_ID = str(sim.app_id)

@@ -38,13 +38,16 @@ def as_app(app_jwt: Callable[..., str]) -> dict[str, str]:
 
 @pytest.fixture
 def mint(github_sim: GitHubSimulator, http: requests.Session, as_app: dict[str, str]) -> Callable[..., dict[str, Any]]:
-    """POST /app/installations/{id}/access_tokens and return the 201 body."""
+    """POST /app/installations/{id}/access_tokens and return the 201 body, once the token works (a client
+    waits out GitHub's propagation delay; `wait_until_ready=False` hands the token over at once)."""
 
-    def make(installation_id: int, **body: Any) -> dict[str, Any]:
+    def make(installation_id: int, *, wait_until_ready: bool = True, **body: Any) -> dict[str, Any]:
         response = http.post(
             f"{github_sim.api_url}/app/installations/{installation_id}/access_tokens", headers=as_app, json=body
         )
         assert response.status_code == 201, response.text
+        if wait_until_ready:
+            time.sleep(max(0.0, github_sim.token_ready_at(response.json()["token"]) - time.time()))
         return dict(response.json())
 
     return make

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 import requests
 
 from githubsim import GitHubSimulator
+
+from .conftest import bearer
 
 NOT_ACCESSIBLE = "There is at least one repository that does not exist or is not accessible to the parent installation."
 NOT_GRANTED = "The permissions requested are not granted to this installation."
@@ -76,6 +79,20 @@ def test_token_lengths_are_not_fixed(installation_id: int, mint: Callable[..., d
     assert len({len(t) for t in tokens}) > 1
     assert any(len(t) > 480 and "." in t for t in tokens)
     assert len(set(tokens)) == 4
+
+
+def test_newer_tokens_carry_the_app_id_and_a_jwt_and_work_everywhere(
+    github_sim: GitHubSimulator, installation_id: int, mint: Callable[..., dict[str, Any]], http: requests.Session
+) -> None:
+    tokens = [str(mint(installation_id)["token"]) for _ in range(2)]
+    newer = next(t for t in tokens if t.startswith(f"ghs_{github_sim.app_id}_"))
+    jwt_part = newer.removeprefix(f"ghs_{github_sim.app_id}_")
+
+    assert len(newer) > 300 and jwt_part.count(".") == 2
+    assert re.fullmatch(r"ghs_[A-Za-z0-9._]{36,}", newer)  # GitHub's suggested pattern, nothing narrower
+    assert http.get(f"{github_sim.api_url}/installation/repositories", headers=bearer(newer)).status_code == 200
+    assert http.delete(f"{github_sim.api_url}/installation/token", headers=bearer(newer)).status_code == 204
+    assert github_sim.token_is_live(newer) is False
 
 
 @pytest.mark.parametrize("repositories", [["not-selected"], ["missing"], ["infra", "missing"], ["acme/infra"]])

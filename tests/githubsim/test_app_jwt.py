@@ -86,6 +86,18 @@ def test_it_rejects_iat_in_the_future(url: str, app_jwt: Callable[..., str], htt
     assert_unauthorized(http.get(url, headers=bearer(app_jwt(iat=now + 120, exp=now + 300))), "'Issued at'")
 
 
+def test_it_rejects_iat_even_a_few_seconds_in_the_future(
+    url: str, app_jwt: Callable[..., str], http: requests.Session
+) -> None:
+    now = int(time.time())
+    assert_unauthorized(http.get(url, headers=bearer(app_jwt(iat=now + 5, exp=now + 300))), "'Issued at'")
+
+
+def test_it_accepts_iat_now(url: str, app_jwt: Callable[..., str], http: requests.Session) -> None:
+    now = int(time.time())
+    assert http.get(url, headers=bearer(app_jwt(iat=now, exp=now + 300))).status_code == 200
+
+
 def test_it_rejects_another_apps_id(url: str, app_jwt: Callable[..., str], http: requests.Session) -> None:
     assert_unauthorized(http.get(url, headers=bearer(app_jwt(iss="999"))), "Integration not found")
     assert_unauthorized(http.get(url, headers=bearer(app_jwt(iss="not-a-number"))), "'Issuer' claim")

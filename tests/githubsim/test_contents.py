@@ -138,3 +138,77 @@ def test_a_token_without_contents_permission_is_refused(
     assert response.status_code == 403
     assert response.json()["message"] == "Resource not accessible by integration"
     assert http.get(f"{github_sim.api_url}/repos/initech/infra", headers=bearer(metadata_only)).status_code == 200
+
+
+def test_a_file_over_1_mb_is_403_too_large_with_the_default_media_type(
+    github_sim: GitHubSimulator, token: str, http: requests.Session
+) -> None:
+    github_sim.put_file("acme/infra", "big.bin", b"x" * (1024 * 1024 + 1))
+    response = contents(github_sim, http, "big.bin", token)
+    assert response.status_code == 403
+    body = response.json()
+    assert body["errors"] == [{"resource": "Blob", "field": "data", "code": "too_large"}]
+    assert body["message"].startswith("This API returns blobs up to 1 MB in size.")
+
+
+def test_a_file_over_1_mb_has_no_content_in_the_object_media_type(
+    github_sim: GitHubSimulator, token: str, http: requests.Session
+) -> None:
+    github_sim.put_file("acme/infra", "big.bin", b"x" * (1024 * 1024 + 1))
+    response = contents(github_sim, http, "big.bin", token, Accept="application/vnd.github.object")
+    assert response.status_code == 200
+    assert (response.json()["encoding"], response.json()["content"]) == ("none", "")
+    exactly = b"y" * (1024 * 1024)
+    github_sim.put_file("acme/infra", "edge.bin", exactly)
+    assert base64.b64decode(contents(github_sim, http, "edge.bin", token).json()["content"]) == exactly
+
+
+def test_a_symlink_to_a_file_of_the_repository_answers_the_target_with_its_path(
+    github_sim: GitHubSimulator, token: str, http: requests.Session
+) -> None:
+    github_sim.put_file("acme/infra", "docs/elsewhere.yaml", "version: 1\nrules: []\n")
+    github_sim.put_symlink("acme/infra", ".atmos/pro/sts/linked.yaml", "../../../docs/elsewhere.yaml")
+
+    body = contents(github_sim, http, ".atmos/pro/sts/linked.yaml", token).json()
+
+    assert body["type"] == "file"
+    assert body["path"] == "docs/elsewhere.yaml" and body["name"] == "elsewhere.yaml"
+    assert base64.b64decode(body["content"]) == b"version: 1\nrules: []\n"
+
+
+def test_the_git_store_holds_a_real_symlink(github_sim: GitHubSimulator, token: str) -> None:
+    github_sim.put_symlink("acme/infra", "link.md", "README.md")
+    repo = github_sim.repositories["acme/infra"]
+    assert repo.git.flat_tree("main")["link.md"][0] == "120000"
+
+
+@pytest.mark.parametrize("target", ["../../outside", "/etc/passwd", ".atmos", "missing.yaml"])
+def test_a_symlink_out_of_the_repository_or_to_no_file_answers_the_link_itself(
+    github_sim: GitHubSimulator, token: str, http: requests.Session, target: str
+) -> None:
+    github_sim.put_symlink("acme/infra", "links/link", target)
+
+    body = contents(github_sim, http, "links/link", token).json()
+
+    assert body["type"] == "symlink"
+    assert body["target"] == target and body["path"] == "links/link"
+    assert "content" not in body
+
+
+def test_etags_belong_to_the_token_that_asked(
+    github_sim: GitHubSimulator, token: str, http: requests.Session, mint: Callable[..., dict[str, Any]]
+) -> None:
+    path = ".atmos/pro/sts/default.yaml"
+    first = contents(github_sim, http, path, token)
+    other_token = str(mint(_acme(github_sim), repositories=["infra"])["token"])
+
+    theirs = contents(github_sim, http, path, other_token, **{"If-None-Match": first.headers["ETag"]})
+
+    assert theirs.status_code == 200
+    assert theirs.headers["ETag"] != first.headers["ETag"]
+    again = contents(github_sim, http, path, other_token, **{"If-None-Match": theirs.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def _acme(sim: GitHubSimulator) -> int:
+    return next(i.id for i in sim.installations.values() if i.account.login == "acme")

@@ -55,6 +55,22 @@ def test_a_covering_token_clones_the_repository(
     assert fetch.returncode == 0, fetch.stderr
 
 
+def test_a_token_of_the_newer_long_shape_clones_too(
+    github_sim: GitHubSimulator,
+    installation_id: int,
+    mint: Callable[..., dict[str, Any]],
+    git_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    tokens = [str(mint(installation_id, repositories=["infra"])["token"]) for _ in range(2)]
+    newer = next(t for t in tokens if t.startswith(f"ghs_{github_sim.app_id}_"))
+
+    done = clone(github_sim, git_env, tmp_path / "infra", "acme/infra", newer)
+
+    assert done.returncode == 0, done.stderr
+    assert len(newer) > 300
+
+
 def test_a_clone_without_a_token_is_refused(
     github_sim: GitHubSimulator, installation_id: int, git_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -159,7 +175,11 @@ def test_a_fresh_token_can_be_made_to_wait_for_propagation(
     tmp_path: Path,
 ) -> None:
     github_sim.token_propagation_seconds = 60
-    token = mint(installation_id)["token"]
-    assert clone(github_sim, git_env, tmp_path / "early", "acme/infra", token).returncode != 0
-    github_sim.token_propagation_seconds = 0
+    token = mint(installation_id, wait_until_ready=False)["token"]
+    early = clone(github_sim, git_env, tmp_path / "early", "acme/infra", token)
+    assert early.returncode != 0 and "Authentication failed" in early.stderr
+    github_sim.set_consistency(propagation_seconds=0, permissions_seconds=60)
+    copying = clone(github_sim, git_env, tmp_path / "copying", "acme/infra", token)
+    assert copying.returncode != 0 and "403" in copying.stderr
+    github_sim.set_consistency(propagation_seconds=0, permissions_seconds=0)
     assert clone(github_sim, git_env, tmp_path / "later", "acme/infra", token).returncode == 0

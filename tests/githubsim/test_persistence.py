@@ -38,3 +38,14 @@ def test_a_persistent_simulator_remembers_what_was_seeded(tmp_path: Path) -> Non
 def test_a_simulator_that_is_not_persistent_starts_empty(tmp_path: Path) -> None:
     GitHubSimulator(tmp_path, persistent=True).add_installation("acme")
     assert GitHubSimulator(tmp_path).installations == {}
+
+
+def test_a_rename_and_a_symlink_survive_a_restart(tmp_path: Path) -> None:
+    first = GitHubSimulator(tmp_path, persistent=True)
+    repo_id = first.add_repository("acme/infra", symlinks={"link.md": "README.md"})
+    first.rename_repository("acme/infra", "platform")
+
+    second = GitHubSimulator(tmp_path, persistent=True)
+    renamed = second.renamed_to("acme/infra")
+    assert renamed is not None and renamed.id == repo_id and renamed.full_name == "acme/platform"
+    assert renamed.git.flat_tree("main")["link.md"][0] == "120000"

@@ -46,6 +46,43 @@ def test_each_credential_has_its_own_budget(
     assert http.get(f"{github_sim.api_url}/repos/acme/infra", headers=bearer(token)).headers["x-ratelimit-used"] == "1"
 
 
+def test_every_token_of_an_installation_spends_one_budget(
+    github_sim: GitHubSimulator, mint: Callable[..., dict[str, Any]], http: requests.Session
+) -> None:
+    acme = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/infra", installation_id=acme)
+    globex = github_sim.add_installation("globex")
+    github_sim.add_repository("globex/infra", installation_id=globex)
+    ours, callers = mint(acme)["token"], mint(acme, repositories=["infra"])["token"]
+    other = mint(globex)["token"]
+
+    http.get(f"{github_sim.api_url}/repos/acme/infra", headers=bearer(ours))
+    second = http.get(f"{github_sim.api_url}/repos/acme/infra", headers=bearer(callers)).headers
+    elsewhere = http.get(f"{github_sim.api_url}/repos/globex/infra", headers=bearer(other)).headers
+
+    assert second["x-ratelimit-used"] == "2"
+    assert elsewhere["x-ratelimit-used"] == "1"
+    limits = http.get(f"{github_sim.api_url}/rate_limit", headers=bearer(ours))
+    assert limits.json()["resources"]["core"]["used"] == 2
+    assert limits.headers["x-ratelimit-used"] == "2"  # reading the rate limit does not spend it
+
+
+def test_an_installation_exhausted_by_one_token_refuses_its_other_tokens(
+    github_sim: GitHubSimulator, mint: Callable[..., dict[str, Any]], http: requests.Session
+) -> None:
+    github_sim.rate_limit = 2
+    acme = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/infra", installation_id=acme)
+    spender, bystander = mint(acme)["token"], mint(acme)["token"]
+    for _ in range(2):
+        http.get(f"{github_sim.api_url}/repos/acme/infra", headers=bearer(spender))
+
+    refused = http.get(f"{github_sim.api_url}/repos/acme/infra", headers=bearer(bystander))
+
+    assert refused.status_code == 403
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+
+
 def test_a_304_does_not_count(github_sim: GitHubSimulator, token: str, http: requests.Session) -> None:
     url = f"{github_sim.api_url}/repos/acme/infra/contents/README.md"
     etag = http.get(url, headers=bearer(token)).headers["ETag"]

@@ -1,0 +1,87 @@
+"""What the user-authorization web flow remembers: users, organization memberships, one-use codes and
+user access tokens (https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app).
+
+Codes are single use and expire after 10 minutes; a user token (``ghu_``) lasts 8 hours and is stored
+as a digest only, like installation tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+CODE_LIFETIME_SECONDS = 600
+USER_TOKEN_LIFETIME_SECONDS = 8 * 3600
+REFRESH_TOKEN_LIFETIME_SECONDS = 15897600
+
+
+@dataclass(frozen=True)
+class Grant:
+    login: str
+    redirect_uri: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class UserToken:
+    login: str
+    expires_at: float
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class OAuthState:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.code_lifetime_seconds: float = CODE_LIFETIME_SECONDS
+        self._members: dict[str, set[str]] = {}  # lower-case organization -> lower-case user logins
+        self._codes: dict[str, Grant] = {}
+        self._tokens: dict[str, UserToken] = {}
+
+    def forget(self) -> None:
+        with self._lock:
+            self.code_lifetime_seconds = CODE_LIFETIME_SECONDS
+            self._members.clear()
+            self._codes.clear()
+            self._tokens.clear()
+
+    def add_member(self, organization: str, login: str) -> None:
+        with self._lock:
+            self._members.setdefault(organization.lower(), set()).add(login.lower())
+
+    def is_member(self, organization: str, login: str) -> bool:
+        with self._lock:
+            return login.lower() in self._members.get(organization.lower(), set())
+
+    def new_code(self, *, login: str, redirect_uri: str) -> str:
+        code = secrets.token_hex(10)  # GitHub's codes are 20 hex characters
+        with self._lock:
+            self._codes[code] = Grant(login, redirect_uri, time.time() + self.code_lifetime_seconds)
+        return code
+
+    def redeem(self, code: str) -> Grant | None:
+        """The grant of a code, once: a second redemption, or one after it expired, finds nothing."""
+        with self._lock:
+            grant = self._codes.pop(code, None)
+        if grant is None or grant.expires_at <= time.time():
+            return None
+        return grant
+
+    def new_user_token(self, login: str) -> tuple[str, str]:
+        """(access token, refresh token) for ``login``."""
+        token = "ghu_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36]
+        with self._lock:
+            self._tokens[_digest(token)] = UserToken(login, time.time() + USER_TOKEN_LIFETIME_SECONDS)
+        return token, "ghr_" + secrets.token_hex(38)
+
+    def user_of(self, token: str) -> str | None:
+        with self._lock:
+            record = self._tokens.get(_digest(token))
+        if record is None or record.expires_at <= time.time():
+            return None
+        return record.login

@@ -1,0 +1,46 @@
+"""API endpoints for a person's user access token (``ghu_``): who they are and which installations of
+the App they can reach (https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token)."""
+
+from __future__ import annotations
+
+import re
+
+from githubsim.api_base import ApiHandlerBase, Route
+from githubsim.server_base import Abort, Reply, error
+from githubsim.shapes import installation_json
+
+DOC_USER_INSTALLATIONS = (
+    "https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token"
+)
+USER_ROUTES: list[Route] = [
+    ("GET", re.compile(r"^/user/installations$"), "user_installations"),
+    ("GET", re.compile(r"^/user$"), "user"),
+]
+
+
+class UserEndpoints(ApiHandlerBase):
+    def ep_user_installations(self) -> Reply:
+        login = self._require_user()
+        installations = self.sim.user_installations(login)
+        listed = [installation_json(self.sim, installation) for installation in installations]
+        return Reply(200, {"total_count": len(listed), "installations": listed})
+
+    def ep_user(self) -> Reply:
+        login = self._require_user()
+        account = self.sim.account(login)
+        if account is None:
+            raise Abort(error(401, "Bad credentials"))
+        return Reply(200, account.as_json(self.sim.api_url))
+
+    def _require_user(self) -> str:
+        raw = self._bearer()
+        if raw is None:
+            raise Abort(error(401, "Requires authentication", DOC_USER_INSTALLATIONS))
+        if raw.startswith("ghs_"):
+            # An installation token is not a person: GitHub answers as for any integration.
+            raise Abort(error(403, "Resource not accessible by integration", DOC_USER_INSTALLATIONS))
+        login = self.sim.oauth.user_of(raw) if raw.startswith("ghu_") else None
+        if login is None:
+            raise Abort(error(401, "Bad credentials"))
+        self._charge(f"user:{login.lower()}")
+        return login

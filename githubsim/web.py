@@ -1,0 +1,152 @@
+"""The web host (https://github.com, or https://HOST on GHES), apart from the API: the user-authorization
+flow of a GitHub App (https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app).
+
+``GET /login/oauth/authorize`` sends the signed-in person back to the App's callback with a code (the
+simulator has no browser session: ``login=`` names the person who signs in). ``POST
+/login/oauth/access_token`` trades the code for a user token; its errors come with a 200, in the body
+(https://docs.github.com/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors),
+and the answer is JSON only when asked for with ``Accept: application/json``.
+"""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from githubsim.api_base import StateServer
+from githubsim.oauth import REFRESH_TOKEN_LIFETIME_SECONDS, USER_TOKEN_LIFETIME_SECONDS
+from githubsim.state import SimulatorState
+
+DOC_ERRORS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
+ERRORS = {
+    "bad_verification_code": "The code passed is incorrect or expired.",
+    "incorrect_client_credentials": "The client_id and/or client_secret passed are incorrect.",
+    "redirect_uri_mismatch": "The redirect_uri MUST match the registered callback URL for this application.",
+}
+
+
+class WebServer(StateServer):
+    def __init__(self, address: tuple[str, int], sim: SimulatorState) -> None:
+        super().__init__(address, sim, WebHandler)
+
+
+class WebHandler(BaseHTTPRequestHandler):
+    server: WebServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "GitHub.com"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the query carries one-use codes."""
+
+    @property
+    def sim(self) -> SimulatorState:
+        return self.server.sim
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != "/login/oauth/authorize":
+            self._page(404, "Not Found")
+            return
+        self.sim.count_call("oauth_authorize")
+        self._authorize({k: v[0] for k, v in parse_qs(parts.query).items()})
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(min(length, 64 * 1024)) if length > 0 else b""
+        if parts.path != "/login/oauth/access_token":
+            self._page(404, "Not Found")
+            return
+        self.sim.count_call("oauth_access_token")
+        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if "json" in (self.headers.get("Content-Type") or ""):
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {}
+            params.update({k: str(v) for k, v in body.items()} if isinstance(body, dict) else {})
+        else:
+            params.update({k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()})
+        self._answer(self._access_token(params))
+
+    # -- the flow ------------------------------------------------------------------------------
+
+    def _authorize(self, params: dict[str, str]) -> None:
+        if params.get("client_id") != self.sim.client_id:
+            self._page(404, "Not Found")
+            return
+        callback = self.sim.oauth_callback_url
+        redirect_uri = params.get("redirect_uri") or callback
+        if not redirect_uri:
+            self._page(400, "The App has no callback URL.")
+            return
+        if callback and not _under(redirect_uri, callback):
+            self._redirect(callback, {"error": "redirect_uri_mismatch", "error_description": ERRORS[
+                "redirect_uri_mismatch"], "error_uri": DOC_ERRORS, "state": params.get("state", "")})  # fmt: skip
+            return
+        login = params.get("login", "")
+        if not login or self.sim.account(login) is None:
+            self._page(200, "Sign in to GitHub to continue to the App.")
+            return
+        code = self.sim.oauth.new_code(login=login, redirect_uri=redirect_uri)
+        self._redirect(redirect_uri, {"code": code, "state": params.get("state", "")})
+
+    def _access_token(self, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("client_id") != self.sim.client_id or params.get("client_secret") != self.sim.client_secret:
+            return _error("incorrect_client_credentials")
+        grant = self.sim.oauth.redeem(params.get("code", ""))
+        if grant is None:
+            return _error("bad_verification_code")
+        if params.get("redirect_uri") and params["redirect_uri"] != grant.redirect_uri:
+            return _error("redirect_uri_mismatch")
+        token, refresh = self.sim.oauth.new_user_token(grant.login)
+        return {
+            "access_token": token,
+            "expires_in": USER_TOKEN_LIFETIME_SECONDS,
+            "refresh_token": refresh,
+            "refresh_token_expires_in": REFRESH_TOKEN_LIFETIME_SECONDS,
+            "scope": "",
+            "token_type": "bearer",
+        }
+
+    # -- replies -------------------------------------------------------------------------------
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        if "application/json" in (self.headers.get("Accept") or ""):
+            self._send(200, json.dumps(body).encode(), "application/json; charset=utf-8")
+        else:
+            self._send(200, urlencode(body).encode(), "application/x-www-form-urlencoded; charset=utf-8")
+
+    def _redirect(self, target: str, params: dict[str, str]) -> None:
+        separator = "&" if "?" in target else "?"
+        self.send_response(302)
+        self.send_header("Location", target + separator + urlencode(params))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _page(self, status: int, text: str) -> None:
+        self._send(status, f"<!DOCTYPE html><html><body><p>{text}</p></body></html>".encode(), "text/html")
+
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _error(tag: str) -> dict[str, Any]:
+    return {"error": tag, "error_description": ERRORS[tag], "error_uri": f"{DOC_ERRORS}#{tag.replace('_', '-')}"}
+
+
+def _under(url: str, callback: str) -> bool:
+    """GitHub's rule: same scheme, host and port as the callback URL, and a path at or below its path."""
+    asked, registered = urlsplit(url), urlsplit(callback)
+    same_origin = (asked.scheme, asked.netloc) == (registered.scheme, registered.netloc)
+    base = registered.path.rstrip("/")
+    return same_origin and (asked.path == registered.path or asked.path.startswith(base + "/"))
