@@ -23,9 +23,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from github_app.client import FileContent, GitHubApp
-from github_app.errors import GitHubError
+from github_app.errors import GitHubError, GitHubFileTooLarge
 from sts.github_budget import GitHubBudgetExhausted
-from sts.github_pending import GitHubFileTooLarge
 from sts.policy import MAX_POLICY_BYTES, policy_path
 
 CACHE_PREFIX = "sts:policy-file:v2"
@@ -121,12 +120,15 @@ def policy_file_read(
 def _answer(found: FileContent, *, path: str) -> dict[str, object]:
     if found.content is None:
         return {"content": None, "refusal": None, "etag": found.etag}
-    # SHIM: `FileContent.path` comes with the GitHub client's next change; at merge, read it directly.
-    answered = getattr(found, "path", path)
-    if answered != path:
+    # GitHub answers a symlink with its target's content and path
+    # (https://docs.github.com/en/rest/repos/contents#if-the-content-is-a-symlink): only the regular
+    # file at the path asked for is the policy, the one the policy folder's review guards.
+    if found.kind != "file" or found.path != path:
         refusal = (
-            f"GitHub answered {path} with the content of {str(answered)[:200]}: the policy is a link to a file "
+            f"GitHub answered {path} with the content of {str(found.path)[:200]}: the policy is a link to a file "
             "elsewhere in the repository. Commit the policy itself at its path."
+            if found.kind == "file"
+            else f"{path} is a {str(found.kind)[:20]}, not a file. Commit the policy itself at its path."
         )
         return {"content": None, "refusal": refusal, "etag": found.etag}
     # Anything beyond the parser's cap is invalid whatever follows: keep one byte more than the cap.

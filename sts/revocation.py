@@ -20,15 +20,11 @@ from django.db import connections
 
 from audit.trail import AuditTrail
 from github_app.client import GitHubApp
-from github_app.errors import GitHubAuthenticationFailed, GitHubError
+from github_app.errors import GitHubError
 from sts.errors import StsError
 from sts.models import MintedToken, StsSession, token_fingerprint
 
 logger = logging.getLogger(__name__)
-
-# How long a token may be unknown to GitHub after it was created (its eventual consistency): a 401
-# before then proves nothing; after it, the token is revoked or expired.
-FRESH_TOKEN_SECONDS = 30
 
 
 class TokenNotFound(StsError):
@@ -75,13 +71,7 @@ def revocation_attempt(*, app: GitHubApp, token: str, issued_at: datetime) -> bo
 
 
 def _github_revocation_confirmed(*, app: GitHubApp, token: str, issued_at: datetime) -> bool:
-    # SHIM until the GitHub client's `revoke_installation_token(token, *, issued_at)` returns whether
-    # GitHub confirmed (today it counts every 401 as revoked): at merge this body becomes that call.
-    try:
-        app._call("DELETE", "/installation/token", bearer=token, credential=None, retry=False)
-    except GitHubAuthenticationFailed:
-        return time.time() - issued_at.timestamp() > FRESH_TOKEN_SECONDS
-    return True  # 204, or 404: GitHub no longer knows the token
+    return app.revoke_installation_token(token, issued_at=issued_at.timestamp()).confirmed
 
 
 class RevocationRetries:

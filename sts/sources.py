@@ -12,12 +12,13 @@ from typing import Any
 
 from github_app.errors import (
     GitHubError,
+    GitHubFileTooLarge,
     GitHubInstallationSuspended,
     GitHubNotFound,
+    GitHubPermissionsNotGranted,
     GitHubRateLimited,
     GitHubUnprocessable,
 )
-from sts.github_pending import GitHubFileTooLarge, GitHubPermissionsNotGranted
 from sts.reasons import Reason
 from workspaces.models import GitHubInstallation, InstallationRepository
 

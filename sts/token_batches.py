@@ -14,8 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from github_app.client import MAX_REPOSITORIES_PER_TOKEN, GitHubApp, InstallationToken
-from github_app.errors import GitHubError, GitHubInstallationSuspended, GitHubUnprocessable
-from sts.github_pending import GitHubPermissionsNotGranted, as_typed
+from github_app.errors import (
+    GitHubError,
+    GitHubInstallationSuspended,
+    GitHubPermissionsNotGranted,
+    GitHubUnprocessable,
+)
 from sts.models import token_fingerprint
 from sts.reasons import Reason
 from sts.revocation import revocation_attempt, revocation_retries
@@ -91,17 +95,13 @@ def _mint_chunk(
 def _create_token(
     *, app: GitHubApp, installation_id: int, permissions: dict[str, str], chunk: list[Source]
 ) -> InstallationToken:
-    try:
-        return app.create_installation_token(
-            installation_id,
-            # By id where our records know it: a name can change hands after a rename, an id cannot.
-            repository_ids=[member.github_id for member in chunk if member.github_id is not None] or None,
-            repositories=[member.full_name.split("/", 1)[1] for member in chunk if member.github_id is None] or None,
-            permissions=permissions,
-        )
-    except GitHubUnprocessable as error:
-        # SHIM: the client's next change raises GitHubPermissionsNotGranted itself; then this goes.
-        raise as_typed(error) from None
+    return app.create_installation_token(
+        installation_id,
+        # By id where our records know it: a name can change hands after a rename, an id cannot.
+        repository_ids=[member.github_id for member in chunk if member.github_id is not None] or None,
+        repositories=[member.full_name.split("/", 1)[1] for member in chunk if member.github_id is None] or None,
+        permissions=permissions,
+    )
 
 
 def _exclude_all(chunk: list[Source], reason: Reason) -> None:

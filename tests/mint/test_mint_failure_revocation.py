@@ -54,6 +54,9 @@ def test_an_unconfirmed_revocation_after_a_failure_is_said_so_and_retried(
     monkeypatch.setattr(retrier, "submit", lambda **kwargs: futures.append(submit(**kwargs)) or futures[-1])
     monkeypatch.setattr(token_batches, "revocation_retries", retrier)
     monkeypatch.setattr(revocation, "revocation_retries", retrier)
+    # One attempt per call, so that the 401s below are not waited out inside the request.
+    monkeypatch.setattr("github_app.client.REVOKE_CONFIRM_SECONDS", 0.0)
+    two_sources.sim.set_consistency(propagation_seconds=0.0)
     two_sources.sim.fault("revoke", status=401, times=2)  # both fresh tokens unknown to GitHub yet
 
     mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})

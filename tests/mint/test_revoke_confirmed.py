@@ -72,9 +72,26 @@ def test_a_confirmed_revocation_says_so_and_is_recorded_as_done(client, world, s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_fresh_tokens_401_is_not_taken_as_revoked_and_is_retried_until_confirmed(
+def test_a_revocation_right_after_the_mint_waits_out_githubs_propagation_and_is_confirmed(
     client, world, session_for, minted, retries
 ):
+    world.sim.set_consistency(propagation_seconds=1.0)  # the fresh token answers 401 for its first second
+
+    response = revoke(client, session_for(), minted)
+
+    assert response.json()["data"]["confirmed"] is True
+    assert MintedToken.objects.get().revocation_state() == MintedToken.RevocationState.REVOKED
+    assert retries == []
+    assert world.sim.token_is_live(minted) is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_tokens_401_is_not_taken_as_revoked_and_is_retried_until_confirmed(
+    client, world, session_for, minted, retries, monkeypatch
+):
+    # One attempt per call, so that each 401 GitHub gives is one attempt on the row.
+    monkeypatch.setattr("github_app.client.REVOKE_CONFIRM_SECONDS", 0.0)
+    world.sim.set_consistency(propagation_seconds=0.0)
     world.sim.fault("revoke", status=401, times=2)  # GitHub has not propagated the token yet
 
     response = revoke(client, session_for(), minted)
