@@ -50,10 +50,11 @@ class Glob:
         # The common shapes (`main`, `refs/heads/*`, `*/app`, `repo:acme/*:ref:*`...) with no `?`
         # and one run of `*` are string comparisons; RE2 only runs for the others.
         pieces = _STARS.split(source)
-        self._prefix = pieces[0]
-        self._suffix = pieces[-1] if len(pieces) == 2 else ""
         self.needs_program = glob_needs_program(source)
         self._shape = "program" if self.needs_program else "literal" if len(pieces) == 1 else "star"
+        # Only the star shape reads these: the others keep no second copy of their text.
+        self._prefix = pieces[0] if self._shape == "star" else ""
+        self._suffix = pieces[-1] if self._shape == "star" else ""
         self._program: Any = None
         if self.needs_program:
             self._program = (budget or Budget()).compile(_glob_to_re2(source).encode("utf-8"))

@@ -20,11 +20,12 @@ from sts.policy.errors import InvalidPolicyName, PolicyInvalid, Problem
 from sts.policy.model import TrustPolicy
 from sts.policy.names import is_valid_policy_name
 from sts.policy.validator import parse_policy
+from sts.policy.vocabulary import MAX_POLICY_BYTES
 
 PARSE_CACHE_MAX_BYTES = 64 * 1024 * 1024
 # What a refusal holds beside its messages: the tuple, one Problem object each, the key.
-_REFUSAL_OVERHEAD_BYTES = 512
-_PROBLEM_OVERHEAD_BYTES = 200
+_REFUSAL_OVERHEAD_BYTES = 1024
+_PROBLEM_OVERHEAD_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,9 @@ def parse_policy_bytes(source: bytes, *, name: str, allow_write: bool) -> TrustP
     """`parse_policy` remembered by content; an invalid file raises a fresh PolicyInvalid with the same problems."""
     if not is_valid_policy_name(name):
         raise InvalidPolicyName(name)
+    if len(source) > MAX_POLICY_BYTES:
+        # Refused on its length at once; hashing it first would cost more than the refusal.
+        return parse_policy(source, name=name, allow_write=allow_write)
     key = (hashlib.sha256(source).digest(), name, allow_write)
     entry = _cache.get(key)
     if entry is None:

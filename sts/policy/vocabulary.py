@@ -111,7 +111,9 @@ FIRST_PROGRAM_MEMORY = 4 * 1024
 # The largest grant one program may have: about 10 000 RE2 instructions, far more than any regex a
 # policy needs (`[a-z0-9-]{1,100}` is 400).
 MAX_MEMORY_PER_PROGRAM = 128 * 1024
-# What a cached policy may hold, at most (program memory and the objects built from the file).
+# What a cached policy may hold, at most: the limits above keep every valid policy under it (the
+# parse cache's estimate of a policy at every limit at once is below it), so no valid file is
+# refused on its memory and none is too large to cache.
 MAX_RETAINED_BYTES = 1024 * 1024
 
 # Reported problems are capped so that a hostile file cannot flood an audit record or a log.
