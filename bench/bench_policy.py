@@ -9,7 +9,8 @@ invalid), the time to decide it cold (a fresh parse, best of a few rounds on a s
 the growth of allocated memory (Python's, through tracemalloc, and malloc's, for RE2) over several
 copies held at once, in a fresh process for each file, once right after parsing ("KiB kept") and
 once after every copy has matched many hostile claim values ("matched": RE2 builds its DFA caches
-while matching). "estim." is what the parse cache charges for the entry. `--problems` also prints
+while matching). "estim." is what the parse cache charges for the entry; "eval ms" is one evaluation
+of a valid file against 1 024-character claim values that no rule admits. `--problems` also prints
 the first problem of each invalid file.
 """
 
@@ -253,6 +254,10 @@ def hostile_claims(seed: int) -> dict[str, str]:
     return {claim: "".join(generator.choice("ab/-x") for _ in range(1024)) for claim in KNOWN_CLAIMS}
 
 
+# What a valid worst file costs to evaluate once, every rule tried against the longest claim values.
+HOSTILE = hostile_claims(0)
+
+
 def growth(measure: Callable[[], int], copies: int, source: bytes, claims: list[dict[str, str]]) -> tuple[float, float]:
     """What one decided copy adds to `measure`, right after parsing and after matching every claim set."""
     gc.collect()
@@ -314,7 +319,10 @@ def main(*, quick: bool) -> None:
     print(f"evaluate (a+)+$ on 100 000 a's then b:    {best_time(lambda: regex.evaluate(hostile_value)) * 1e3:8.3f} ms")
 
     print()
-    print(f"{'worst file':<72} {'bytes':>8} {'cold ms':>8} {'warm ms':>8} {'KiB kept':>9} {'matched':>8} {'estim.':>7}")
+    print(
+        f"{'worst file':<72} {'bytes':>8} {'cold ms':>8} {'warm ms':>8} {'KiB kept':>9} {'matched':>8}"
+        f" {'estim.':>7} {'eval ms':>8}"
+    )
     for index, (label, source) in enumerate(worst_files()):
         outcome = decide(source)
         verdict = "valid" if not isinstance(outcome, Refusal) else "invalid"
@@ -328,9 +336,15 @@ def main(*, quick: bool) -> None:
         warm()
         warm_time = best_time(warm, repeat=50)
         memory = retained(index, copies=5 if quick else 10, evaluations=20 if quick else 60)
+        evaluation = (
+            best_time(lambda outcome=outcome: outcome.evaluate(HOSTILE), repeat=5)  # type: ignore[attr-defined]
+            if verdict == "valid"
+            else 0.0
+        )
         print(
             f"{label[:72]:<72} {len(source):>8} {cold * 1e3:>8.2f} {warm_time * 1e3:>8.3f}"
             f" {memory['parsed'] / 1024:>9.0f} {memory['matched'] / 1024:>8.0f} {memory['estimate'] / 1024:>7.0f}"
+            f" {evaluation * 1e3:>8.2f}"
         )
         if verdict == "invalid" and "--problems" in sys.argv:
             print(f"    {outcome.problems[0]}")  # type: ignore[attr-defined]

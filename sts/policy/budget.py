@@ -44,11 +44,11 @@ def _options(max_mem: int) -> re2.Options:
     return options
 
 
-_OPTIONS: dict[int, re2.Options] = {}
-_grant = FIRST_PROGRAM_MEMORY
-while _grant <= MAX_MEMORY_PER_PROGRAM:
-    _OPTIONS[_grant] = _options(_grant)
-    _grant *= 2
+# The grants tried in order, each twice the one before: 4, 8, 16, 32, 64 and 128 KiB.
+_GRANTS = tuple(
+    FIRST_PROGRAM_MEMORY << step for step in range(32) if FIRST_PROGRAM_MEMORY << step <= MAX_MEMORY_PER_PROGRAM
+)
+_OPTIONS = {grant: _options(grant) for grant in _GRANTS}
 
 
 class Budget:
