@@ -43,8 +43,8 @@ def _object(keys: Keys, properties: dict[str, Any], **annotations: Any) -> dict[
     if set(properties) != set(keys.allowed):
         raise ValueError(f"the schema describes {sorted(properties)} but the language has {sorted(keys.allowed)}")
     return {
-        "type": "object",
         **annotations,
+        "type": "object",
         "additionalProperties": False,
         "required": list(keys.required),
         "properties": properties,
