@@ -72,3 +72,29 @@ def test_the_package_offers_what_the_mint_and_the_policy_store_call() -> None:
 def test_the_schema_refuses_to_describe_an_object_whose_keys_differ_from_the_language() -> None:
     with pytest.raises(ValueError, match="permissions"):
         _object(RULE_KEYS, {"match": {}})
+
+
+LAYERS = [
+    "vocabulary",
+    "errors",
+    "names",
+    "safe_yaml",
+    "budget",
+    "matchers",
+    "model",
+    "validator",
+    "parse_cache",
+    "schema",
+]
+
+
+def test_the_package_has_exactly_the_modules_its_layers_name() -> None:
+    assert sorted(path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__") == sorted(LAYERS)
+
+
+@pytest.mark.parametrize("module", LAYERS)
+def test_each_module_imports_only_modules_of_lower_layers(module: str) -> None:
+    lower = {f"sts.policy.{name}" for name in LAYERS[: LAYERS.index(module)]}
+    imports = {name for name in imported_modules(PACKAGE / f"{module}.py") if name.startswith("sts.policy.")}
+
+    assert imports <= lower
