@@ -27,8 +27,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from github_app.http import http_request, is_loopback_host
+from sts.claims import KNOWN_CLAIMS, SUBJECT_ALIAS
 from sts.errors import InvalidOidcToken, StsError
-from sts.policy import KNOWN_CLAIMS, SUBJECT_ALIAS
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ IDENTIFYING_CLAIMS = ("jti", "sub", "repository", "repository_owner", "repositor
 # Headers that carry a key or a place to fetch one: a token never chooses its own key.
 KEY_BEARING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 # The claims that trust policies match on, as the policy language names them (one list, in
-# sts.policy), plus `repo_property_<name>` custom claims: what a session carries as the run's identity.
+# sts.claims), plus `repo_property_<name>` custom claims: what a session carries as the run's identity.
 IDENTITY_CLAIMS = tuple(sorted(KNOWN_CLAIMS - {SUBJECT_ALIAS}))
 CUSTOM_PROPERTY_PREFIX = "repo_property_"
 

@@ -9,7 +9,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 
-from sts.policy import trust_policy_json_schema
+from sts.policy.schema import trust_policy_json_schema
 
 SCHEMA_CONTENT_TYPE = "application/schema+json"
 SCHEMA_MAX_AGE = 3600

@@ -19,17 +19,12 @@ import jsonschema
 import pytest
 import yaml
 
-from sts.policy import (
-    KNOWN_CLAIMS,
-    MAX_EXPLANATION_LINES,
-    MAX_RULES,
-    Decision,
-    PolicyInvalid,
-    Problem,
-    TrustPolicy,
-    parse_policy,
-    trust_policy_json_schema,
-)
+from sts.claims import KNOWN_CLAIMS
+from sts.policy.errors import PolicyInvalid, Problem
+from sts.policy.model import Decision, TrustPolicy
+from sts.policy.schema import trust_policy_json_schema
+from sts.policy.validator import parse_policy
+from sts.policy.vocabulary import MAX_EXPLANATION_LINES, MAX_RULES
 
 HEAD = "apiVersion: atmos-pro.com/v1alpha1\nkind: TrustPolicy\nmetadata:\n  name: {name}\nspec:\n  rules:\n"
 READ = {"contents": "read"}

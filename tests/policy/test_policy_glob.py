@@ -12,7 +12,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sts.policy import glob_matches, parse_policy
+from sts.policy.matchers import glob_matches
+from sts.policy.validator import parse_policy
 
 
 def reference_glob_matches(glob: str, value: str) -> bool:

@@ -13,15 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sts.policy import (
-    FILE_PATH,
-    MAX_NESTING_DEPTH,
-    MAX_POLICY_BYTES,
-    MAX_PROBLEMS,
-    PolicyInvalid,
-    TrustPolicy,
-    parse_policy,
-)
+from sts.policy.errors import PolicyInvalid
+from sts.policy.model import TrustPolicy
+from sts.policy.validator import parse_policy
+from sts.policy.vocabulary import FILE_PATH, MAX_NESTING_DEPTH, MAX_POLICY_BYTES, MAX_PROBLEMS
 
 VALID = """\
 apiVersion: atmos-pro.com/v1alpha1

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from sts.policy import (
-    POLICY_DIRECTORY,
-    InvalidPolicyName,
-    PolicyInvalid,
-    is_valid_policy_name,
-    parse_policy,
-    policy_path,
-)
+from sts.policy.errors import InvalidPolicyName, PolicyInvalid
+from sts.policy.names import is_valid_policy_name, policy_path
+from sts.policy.validator import parse_policy
+from sts.policy.vocabulary import POLICY_DIRECTORY
 
 VALID_NAMES = ["default", "a", "A", "9", "-", "_", "ci-readers", "Team_2", "x" * 64]
 HOSTILE_NAMES = [

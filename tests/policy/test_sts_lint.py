@@ -186,3 +186,16 @@ def test_manage_py_exits_with_the_lint_status(tmp_path: Path, text: str, expecte
 def test_annotation_escaping_follows_the_workflow_command_rules() -> None:
     assert escape_annotation_data("50%\r\nnext: a,b") == "50%25%0D%0Anext: a,b"
     assert escape_annotation_property("C:\\a,b%\n") == "C%3A\\a%2Cb%25%0A"
+
+
+def test_it_reports_the_budget_limits_with_their_line(tmp_path: Path) -> None:
+    regexes = "".join(f'    - match: {{ref: {{regex: "r{index}-[a-z]+"}}}}\n' for index in range(97))
+    path = write(tmp_path, "default.yaml", VALID.format(name="default").split("    - match")[0] + regexes)
+
+    output, status = lint(path)
+
+    assert status == 1
+    assert output.splitlines() == [
+        f"{path}:103: spec.rules[96].match.ref.regex: is regex or wildcard glob number 97 of this file;"
+        " a policy may compile at most 96 (limit: RE2 programs per policy)"
+    ]

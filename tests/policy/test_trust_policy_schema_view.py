@@ -8,7 +8,7 @@ import jsonschema
 import yaml
 from django.test import Client
 
-from sts.policy import trust_policy_json_schema
+from sts.policy.schema import trust_policy_json_schema
 
 URL = "/schemas/v1alpha1/trust-policy.json"
 

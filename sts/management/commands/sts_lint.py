@@ -13,15 +13,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sts.policy import (
-    FILE_PATH,
-    MAX_POLICY_BYTES,
-    POLICY_SUFFIX,
-    PolicyInvalid,
-    Problem,
-    is_valid_policy_name,
-    parse_policy,
-)
+from sts.policy.errors import PolicyInvalid, Problem
+from sts.policy.names import is_valid_policy_name
+from sts.policy.validator import parse_policy
+from sts.policy.vocabulary import FILE_PATH, MAX_POLICY_BYTES, POLICY_SUFFIX
 
 
 def escape_annotation_data(text: str) -> str:
