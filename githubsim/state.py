@@ -3,7 +3,7 @@
 The HTTP faces (``githubsim.api``, ``githubsim.control``, ``githubsim.git_http``) read and change this
 state; none of them is imported here, so imports run one way: ``simulator`` -> faces -> ``state``.
 
-Longer than our other modules on purpose: every record here (accounts, installations, repositories,
+Longer than 500 lines because every record here (accounts, installations, repositories,
 tokens, budgets, faults, check runs) is read and changed under one lock and saved to one file, and a
 seeding method often touches several of them at once; the OIDC issuer's half and the user-authorization
 records, which stand alone, live in ``oidc_issuer`` and ``oauth``.

@@ -10,7 +10,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from sts.policy import API_VERSION, KIND, MAX_RULES, PolicyInvalid, Problem, TrustPolicy, parse_policy_bytes
+from sts.policy import PolicyInvalid, Problem, TrustPolicy, parse_policy_bytes
+from sts.policy.vocabulary import API_VERSION, KIND, MAX_RULES
 
 # The name of the policy document the list is read as; it never appears in a message.
 _DOCUMENT_NAME = "caller-rules"
