@@ -42,7 +42,7 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     error_tag = models.CharField(max_length=64, blank=True)
     workspace_public_id = models.CharField("workspace", max_length=40, blank=True, db_index=True)
-    # The verified run identity, in columns for the dashboard's filters and in full in `identity`.
+    # The verified run identity, in indexed columns for the admin's filters and searches, and in full in `identity`.
     repository = models.CharField(max_length=200, blank=True, db_index=True)
     ref = models.CharField(max_length=255, blank=True, db_index=True)
     actor = models.CharField(max_length=100, blank=True, db_index=True)

@@ -1,6 +1,6 @@
 """What the Atmos CLI (`atmos/pro` auth provider, `github/sts` integration) does against this server.
 
-A faithful replay of the client's side of ../shared/spec/wire-contract.md, used by the demo flow and
+A faithful replay of the client's side of the wire contract (README, "The API"), used by the demo flow and
 by the end-to-end tests: the same requests, the same reading of the envelope, the same git rewrites
 and the same revocation straight against GitHub.
 """

@@ -103,7 +103,7 @@ def installation_discover(
     *, workspace: Workspace, full_name: str, app: GitHubApp, before_asking: Callable[[], None] | None = None
 ) -> GitHubInstallation | None:
     """The workspace's installation that GitHub says covers a repository our records do not list yet
-    (they lag behind GitHub until the next link or webhook). Only a repository of one of the
+    (they lag behind GitHub until the next `link_installation` or `installation_sync`). Only a repository of one of the
     workspace's own accounts is asked about: another organization's never reaches GitHub.
     `before_asking` runs just before GitHub is asked (not for a remembered answer) and may raise to
     stop the call. Raises the `github_app.errors.GitHubError` family when GitHub cannot answer."""
@@ -127,7 +127,7 @@ def installation_discover(
 
 
 def installation_mark_suspended(*, installation_github_id: int) -> None:
-    """Records a suspension GitHub reported before our records knew (its webhook may still be on its way)."""
+    """Records a suspension GitHub reported (a refused call) before our records knew of it."""
     GitHubInstallation.objects.filter(github_id=installation_github_id, suspended_at__isnull=True).update(
         suspended_at=timezone.now()
     )

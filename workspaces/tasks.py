@@ -37,7 +37,8 @@ def installation_sync(self: Task, installation_pk: int) -> None:
     except GitHubUnavailable as error:
         raise self.retry(exc=error, countdown=_backoff_seconds(self.request.retries)) from error
     except InstallationNotFound:
-        # Uninstalled at GitHub: the `installation.deleted` webhook owns removing the row.
+        # Uninstalled at GitHub. The row stays until an operator unlinks it: a transient 404 must never
+        # erase a workspace's installation, and its repositories then mint nothing (GitHub refuses).
         logger.warning("GitHub no longer knows installation %s; left as it is.", installation.github_id)
 
 
