@@ -1,4 +1,5 @@
-"""STS records in the admin: all read-only, and a minted token only ever by its fingerprint."""
+"""STS records in the admin: all read-only, scoped to the viewer's workspaces, a minted token only ever by its
+fingerprint."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from audit.admin import ReadOnlyAdmin
 from sts.models import MintedToken, OidcTokenUse, StsSession, token_fingerprint
+from workspaces.admin_site import OperatorOnlyAdmin, WorkspaceScopedAdmin
 
 # GitHub's token prefixes: https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
 _TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_)\S+$")
 
 
 @admin.register(OidcTokenUse)
-class OidcTokenUseAdmin(ReadOnlyAdmin):
+class OidcTokenUseAdmin(OperatorOnlyAdmin):
+    """Single-use bookkeeping across all workspaces (no workspace column): the operator's only."""
+
+    permitted_actions = frozenset({"view"})
     list_display = ("jti", "issuer", "used_at", "expires_at")
     list_filter = ("issuer",)
     search_fields = ("jti",)
@@ -25,9 +29,11 @@ class OidcTokenUseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StsSession)
-class StsSessionAdmin(ReadOnlyAdmin):
+class StsSessionAdmin(WorkspaceScopedAdmin):
+    workspace_lookup = "workspace"
+    permitted_actions = frozenset({"view"})
     list_display = ("jti", "workspace", "repository", "ref", "request_id", "created_at", "expires_at")
-    list_filter = ("created_at",)
+    list_filter = ("workspace", "created_at")
     search_fields = ("jti", "request_id", "workspace__public_id", "workspace__name")
     list_select_related = ("workspace",)
     date_hierarchy = "created_at"
@@ -42,8 +48,11 @@ class StsSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MintedToken)
-class MintedTokenAdmin(ReadOnlyAdmin):
+class MintedTokenAdmin(WorkspaceScopedAdmin):
     """The token itself is never stored; the fingerprint is what GitHub's audit log shows as `hashed_token`."""
+
+    workspace_lookup = "workspace"
+    permitted_actions = frozenset({"view"})
 
     list_display = (
         "fingerprint",
@@ -54,7 +63,7 @@ class MintedTokenAdmin(ReadOnlyAdmin):
         "expires_at",
         "revoked_at",
     )
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    list_filter = ("workspace", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("fingerprint", "request_id", "workspace__public_id", "workspace__name")
     list_select_related = ("workspace",)
     date_hierarchy = "created_at"
