@@ -128,18 +128,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # Compressed files with content-hashed names, made by `manage.py collectstatic` (run by `make run` and
-# by a deployment), served by WhiteNoise with far-future caching. A checkout where collectstatic never
-# ran (tests, a first `manage.py runserver`) serves the apps' files as they are, found on each request.
-_STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+# by a deployment) and served by WhiteNoise with far-future caching (see atmospro/static_files.py).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if _STATIC_COLLECTED or not DEBUG
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "atmospro.static_files.StaticStorage"},
 }
-WHITENOISE_USE_FINDERS = DEBUG and not _STATIC_COLLECTED
+# In development, files not collected yet are found in the apps on each request.
+WHITENOISE_USE_FINDERS = DEBUG
 if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start while it is missing
 

@@ -17,12 +17,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def collected(settings: Any, tmp_path: Path) -> Path:
-    """collectstatic into a directory of this test's own, with the production storage."""
+    """collectstatic into a directory of this test's own, served from there alone, as in production."""
     settings.STATIC_ROOT = tmp_path / "static"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-    }
     settings.WHITENOISE_USE_FINDERS = False
     call_command("collectstatic", interactive=False, verbosity=0)
     return Path(settings.STATIC_ROOT)
@@ -44,3 +40,15 @@ def test_the_admin_links_hashed_stylesheets_that_the_server_serves_compressed(
 
 def test_a_file_that_was_never_collected_is_a_404(collected: Path, tenants: Tenants) -> None:
     assert Client().get("/static/admin/css/not-there.css").status_code == 404
+
+
+def test_before_any_collectstatic_pages_link_the_apps_files_by_their_own_names(
+    settings: Any, tmp_path: Path, tenants: Tenants
+) -> None:
+    settings.STATIC_ROOT = tmp_path / "never-collected"
+    settings.STATIC_ROOT.mkdir()
+    settings.WHITENOISE_USE_FINDERS = True  # as with DEBUG on, in development
+    client = Client()
+    page = client.get("/admin/login/").content.decode()
+    assert 'href="/static/admin/css/base.css"' in page
+    assert client.get("/static/admin/css/base.css").status_code == 200
