@@ -68,6 +68,7 @@ class AtmosAdminSite(admin.AdminSite):
     site_title = "Atmos Pro STS"
     index_title = "Your workspaces"
     index_template = "admin/atmos_index.html"
+    site_url = None  # this service has no site besides the admin and the API: no "View site" link
     login_form = WorkspaceLoginForm
 
     def has_permission(self, request: HttpRequest) -> bool:
