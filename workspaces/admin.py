@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -46,7 +46,7 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     search_fields = ("name", "public_id")
     fields = ("name", "public_id", "plan", "sts_enabled", "allow_write_tokens", "created_at")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         access = access_of(request)
         if access.is_operator:
             return ("public_id", "created_at")
@@ -80,7 +80,9 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
                 ("audit", "audit.auditevent"),
             )
         }
-        usage = access.is_operator or access.is_billing_staff or role in (Membership.Role.ADMIN, Membership.Role.BILLING)
+        usage = (
+            access.is_operator or access.is_billing_staff or role in (Membership.Role.ADMIN, Membership.Role.BILLING)
+        )
         context: dict[str, Any] = {
             "landing_role": role or "billing staff",
             "landing_usage": None,
@@ -147,10 +149,10 @@ class MembershipAdmin(WorkspaceScopedAdmin):
     search_fields = ("user__username", "user__email", "workspace__name", "workspace__public_id")
     list_select_related = ("user", "workspace")
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("workspace", "username", "role") if obj is None else ("user", "workspace", "role")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return () if obj is None else ("user", "workspace")
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:

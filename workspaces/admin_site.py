@@ -22,7 +22,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -76,7 +76,7 @@ class AtmosAdminSite(admin.AdminSite):
         return bool(request.user.is_active) and access_of(request).may_use_admin
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        models_ = [model_or_iterable] if isinstance(model_or_iterable, type) else list(model_or_iterable)
+        models_: list[Any] = [model_or_iterable] if isinstance(model_or_iterable, type) else list(model_or_iterable)
         for model in models_:
             names = MODEL_NAMES.get(model._meta.label_lower)
             if names is not None:
@@ -126,7 +126,7 @@ class _PermissionsFromTable(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.may(request, "view")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if "change" not in self.permitted_actions:
             return [field.name for field in self.model._meta.fields] + list(self.readonly_fields)
         return super().get_readonly_fields(request, obj)
@@ -189,7 +189,7 @@ class WorkspaceScopedAdmin(_PermissionsFromTable):
             return True
         return self.scoped(request, self.model._default_manager.filter(pk=obj.pk), action).exists()
 
-    def get_list_filter(self, request: HttpRequest) -> Sequence[Any]:
+    def get_list_filter(self, request: HttpRequest) -> Any:
         # A filter on a relation lists only the related rows this user's own rows point to (their
         # workspaces, their plans), never every row of the related table.
         return [
@@ -267,6 +267,7 @@ def change_record(
 ) -> AuditEvent:
     """The audit event of a change made in the admin, with the person who made it as actor."""
     access = access_of(request)
+    action: str
     if access.is_operator:
         action, kind = AuditEvent.Action.WORKSPACE_STAFF_CHANGE, "staff"
     elif access.is_billing_staff and workspace_public_id not in access.public_ids.values():
@@ -298,4 +299,3 @@ def _values(obj: models.Model, names: Sequence[str]) -> dict[str, Any]:
         value = getattr(obj, field.name, None)
         values[name] = value if isinstance(value, bool | int | float | str | type(None)) else str(value)
     return values
-

@@ -35,7 +35,16 @@ EVERY_MODEL = [
     Group,
 ]
 SEES = {
-    ADMIN: {Workspace, Plan, Membership, GitHubInstallation, InstallationRepository, StsSession, MintedToken, AuditEvent},
+    ADMIN: {
+        Workspace,
+        Plan,
+        Membership,
+        GitHubInstallation,
+        InstallationRepository,
+        StsSession,
+        MintedToken,
+        AuditEvent,
+    },
     SECURITY: {Workspace, Membership, GitHubInstallation, InstallationRepository, StsSession, MintedToken, AuditEvent},
     BILLING: {Workspace, Plan},
     MEMBER: {Workspace, GitHubInstallation, InstallationRepository},
@@ -238,9 +247,7 @@ def test_records_of_what_happened_are_read_only_for_every_role(
     assert model.objects.filter(pk=row.pk).exists()
 
 
-def test_the_billing_staff_move_a_workspace_to_another_plan_and_nothing_else(
-    client: Client, tenants: Tenants
-) -> None:
+def test_the_billing_staff_move_a_workspace_to_another_plan_and_nothing_else(client: Client, tenants: Tenants) -> None:
     logged_in(client, tenants.billing_staff)
     workspace = tenants.b.workspace
     pro = Plan.objects.get(slug="pro")

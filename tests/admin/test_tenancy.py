@@ -15,7 +15,16 @@ from workspaces.models import GitHubInstallation, InstallationRepository, Member
 
 pytestmark = pytest.mark.django_db
 
-SCOPED_MODELS = [Workspace, Plan, Membership, GitHubInstallation, InstallationRepository, StsSession, MintedToken, AuditEvent]
+SCOPED_MODELS = [
+    Workspace,
+    Plan,
+    Membership,
+    GitHubInstallation,
+    InstallationRepository,
+    StsSession,
+    MintedToken,
+    AuditEvent,
+]
 B_MARK = "globex"  # in B's workspace name, account, repositories and usernames
 
 
