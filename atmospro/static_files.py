@@ -11,6 +11,11 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
     their own names, which WhiteNoise finds in the apps while DEBUG is on, instead of failing to render.
     A deployment that forgot collectstatic thus shows an unstyled admin, not a 500."""
 
+    def url(self, name: str | None, force: bool = False) -> str:
+        # Django links unhashed names while DEBUG is on; the demo (DEBUG on, collected by `make run`)
+        # serves what production serves.
+        return str(super().url(name, force=force or bool(self.hashed_files)))
+
     def stored_name(self, name: str) -> str:
         if not self.hashed_files:
             return name

@@ -24,9 +24,11 @@ def collected(settings: Any, tmp_path: Path) -> Path:
     return Path(settings.STATIC_ROOT)
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "demo with DEBUG on"])
 def test_the_admin_links_hashed_stylesheets_that_the_server_serves_compressed(
-    collected: Path, tenants: Tenants
+    collected: Path, tenants: Tenants, settings: Any, debug: bool
 ) -> None:
+    settings.DEBUG = debug
     client = Client()  # a new client loads the middleware, and so WhiteNoise, with this test's settings
     page = client.get("/admin/login/").content.decode()
     stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page)
