@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html_join
 
@@ -238,6 +239,64 @@ class InstallationRepositoryAdmin(WorkspaceScopedAdmin):
     list_filter = ("installation",)
     search_fields = ("full_name", "github_id", "installation__account_login")
     list_select_related = ("installation",)
+
+
+EXPORT_COLUMNS = (
+    "created_at",
+    "request_id",
+    "action",
+    "outcome",
+    "error_tag",
+    "workspace_public_id",
+    "repository",
+    "ref",
+    "actor",
+    "workflow",
+    "run_id",
+)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(WorkspaceScopedAdmin):
+    """The audit log, read-only: rows are written by `audit.services.audit_record` and never changed
+    (database triggers). Its admin is here, not in `audit/admin.py`: the audit trail lies below the apps
+    and knows no workspace, and this admin shows each workspace's people their workspace's events."""
+
+    workspace_lookup = "workspace_public_id"
+    workspace_key = "public_id"
+    permitted_actions = frozenset({"view"})
+    list_display = (
+        "created_at",
+        "action",
+        "outcome",
+        "error_tag",
+        "workspace_public_id",
+        "repository",
+        "ref",
+        "actor",
+        "request_id",
+    )
+    list_filter = ("action", "outcome", "error_tag", "workspace_public_id", "created_at")
+    search_fields = ("request_id", "workspace_public_id", "repository", "actor", "ref", "workflow", "run_id")
+    date_hierarchy = "created_at"
+    actions = ("export_csv",)
+
+    @admin.action(description="Export selected audit events as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> HttpResponse:
+        # The queryset is the changelist's, so it holds only this user's workspaces' events.
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+        writer = csv.writer(response)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in queryset.order_by("-created_at", "-id").values_list(*EXPORT_COLUMNS).iterator():
+            writer.writerow([_spreadsheet_safe(value) for value in row])
+        return response
+
+
+def _spreadsheet_safe(value: Any) -> str:
+    """A cell a spreadsheet shows as text: a leading = + - @ would make it a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # The operator's own records: Django's accounts and groups (billing staff are the group `billing-admins`).

@@ -28,7 +28,6 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from sts.envelope import request_id_of
 from workspaces.access import ACTIONS, Action, WorkspaceAccess, workspace_access
 from workspaces.models import Workspace
 
@@ -277,7 +276,9 @@ def change_record(
     return audit_record(
         action=action,
         outcome=AuditEvent.Outcome.ALLOWED,
-        request_id=request_id_of(request),
+        # Every request's id, given by sts.envelope.RequestIdMiddleware (read here, not imported: the
+        # mint's layer lies above this one).
+        request_id=str(getattr(request, "request_id", "")),
         workspace_public_id=workspace_public_id,
         identity={"actor": request.user.get_username(), "actor_kind": kind},
         detail=detail,

@@ -1,7 +1,8 @@
 """Reads for a workspace's landing page in the admin: usage, opted-in source repositories, recent outcomes.
 
-These read the STS and audit records of one workspace, so they sit above the `sts` and `audit` apps
-(as the admin does), not in `workspaces.selectors`, which the mint and the exchange import.
+The audit log lies below this app and is read directly. The tokens the mint recorded are read through
+the relation the mint's model declares on Workspace (`minted_tokens`), never by importing `sts`,
+which lies above this app.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from sts.models import MintedToken
 from workspaces.models import Workspace
 
 # How many recent minted tokens the opted-in list reads: enough for any real workspace's month, and a
@@ -55,7 +55,7 @@ def opted_in_repositories(*, workspace: Workspace) -> list[str]:
     """Source repositories whose trust policy has admitted a caller of this workspace: those that
     appear in the tokens it minted (the only record of a policy's consent we keep)."""
     names: set[str] = set()
-    recent = MintedToken.objects.filter(workspace=workspace).order_by("-created_at")
+    recent = workspace.minted_tokens.order_by("-created_at")  # type: ignore[attr-defined]
     for repositories in recent.values_list("repositories", flat=True)[:OPTED_IN_TOKENS_READ]:
         names.update(str(name) for name in repositories or [])
     return sorted(names, key=str.lower)
