@@ -89,8 +89,12 @@ def test_the_workspace_admin_switches_sts_off_and_the_next_mint_is_refused(
     workspace = people.a.workspace
     world = World(sim=github_sim, workspace=workspace)
     installation = world.installation("acme")
+    # The mint wants the caller's own repository covered by a live installation of the workspace.
+    caller = installation.repositories.filter(full_name=CALLER["repository"]).first()
+    caller_id = caller.github_id if caller is not None else world.repository(CALLER["repository"], installation)
     world.source("acme/modules", installation, ADMITS_ACME_APP)
-    session, _ = session_issue(workspace=workspace, identity=CALLER, request_id="req_browser")
+    identity = {**CALLER, "repository_id": str(caller_id)}
+    session, _ = session_issue(workspace=workspace, identity=identity, request_id="req_browser")
     assert mint(client, session, {"sources": ["acme/modules"]}).status_code == 200
 
     log_in(browser, live_server.url, "acme-admin")
