@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atmospro
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run migrate test test-postgres test-celery lint format demo-flow
+.PHONY: install run migrate collectstatic test test-postgres test-celery lint format demo-flow
 
 install: $(STAMP)
 
@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
 
+# The admin's static files with hashed names, compressed, in var/static: gunicorn serves them (WhiteNoise).
+collectstatic: install
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+
 # Serves the demo on http://127.0.0.1:8000 with the GitHub simulator; Ctrl-C stops both.
-run: migrate
+run: migrate collectstatic
 	PYTHON=$(BIN)/python bash demo/serve.sh
 
 demo-flow: install

@@ -40,11 +40,13 @@ if (
 CSRF_TRUSTED_ORIGINS = env.strings("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with this product's site: workspace members log in, each sees only their workspaces.
+    "workspaces.admin_apps.AtmosAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "workspaces",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     # Outside every other middleware: what they refuse under /api/ (a bad Host header) is enveloped too.
     "sts.envelope.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The application server serves the admin's static files itself (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,6 +126,16 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Compressed files with content-hashed names, made by `manage.py collectstatic` (run by `make run` and
+# by a deployment) and served by WhiteNoise with far-future caching (see atmospro/static_files.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "atmospro.static_files.StaticStorage"},
+}
+# In development, files not collected yet are found in the apps on each request.
+WHITENOISE_USE_FINDERS = DEBUG
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start while it is missing
 
 # --- HTTPS in production (manage.py check --deploy) ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,14 +1,17 @@
 """Seeds the demo: the running GitHub simulator, then this server's database through its management commands.
 
 ``python -m demo.seed env``  prints the server's settings for the simulator as shell ``export`` lines;
-``python -m demo.seed``      seeds (idempotent: the simulator is reset, the workspace is reused) and
-writes ``var/demo/demo.json`` for ``python -m demo.flow``.
+``python -m demo.seed``      seeds (idempotent: the simulator is reset, the workspace is reused),
+writes ``var/demo/demo.json`` for ``python -m demo.flow``, and prints a demo login to the admin for
+each role of the demo workspace and for the operator's billing staff (new passwords on every run;
+only while DEBUG is on).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import subprocess
 import sys
@@ -107,6 +110,50 @@ def forget_stale_installations(workspace_id: str, current_github_id: int) -> Non
     GitHubInstallation.objects.filter(github_id=current_github_id).exclude(workspace__public_id=workspace_id).delete()
 
 
+DEMO_LOGINS = (
+    ("demo-admin", "admin", "manages members, switches STS and write tokens, unlinks installations"),
+    ("demo-security", "security", "reads the audit log, sessions and minted tokens; changes nothing"),
+    ("demo-billing", "billing", "sees the plan and the mints per month"),
+    ("demo-member", "member", "sees the workspace, its installations and opted-in repositories"),
+    ("demo-billing-staff", "billing-admins", "the operator's billing staff: edits plans, moves workspaces"),
+)
+
+
+def demo_logins_create(workspace_id: str) -> list[tuple[str, str, str, str]]:
+    """One login per role of the demo workspace, and one of the operator's billing staff, each with a new
+    password. Development only: with DEBUG off it creates nothing, so no known account reaches production."""
+    from django.conf import settings
+    from django.contrib.auth.models import Group, User
+
+    from workspaces.models import Membership
+    from workspaces.selectors import workspace_by_public_id
+    from workspaces.services import BILLING_STAFF_GROUP
+
+    if not settings.DEBUG:
+        raise SystemExit("Demo logins are for development only (DEBUG is off): none created.")
+    workspace = workspace_by_public_id(workspace_id)
+    assert workspace is not None
+    created = []
+    for username, role, what in DEMO_LOGINS:
+        password = secrets.token_urlsafe(12)
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_password(password)
+        user.is_active = True
+        user.save()
+        if role == BILLING_STAFF_GROUP:
+            user.groups.add(Group.objects.get_or_create(name=BILLING_STAFF_GROUP)[0])
+        else:
+            Membership.objects.update_or_create(user=user, workspace=workspace, defaults={"role": role})
+        created.append((username, password, role, what))
+    return created
+
+
+def print_demo_logins(logins: list[tuple[str, str, str, str]], base_url: str) -> None:
+    print(f"\nDemo logins for the admin at {base_url}/admin/ (development only; new passwords on every run):")
+    for username, password, role, what in logins:
+        print(f"    {username:<20} {password:<18} {role:<15} {what}")
+
+
 def main(argv: list[str]) -> int:
     config = simulator_config()
     if argv[:1] == ["env"]:
@@ -122,11 +169,13 @@ def main(argv: list[str]) -> int:
     workspace_id = demo_workspace_id()
     forget_stale_installations(workspace_id, installation_id)
     manage("link_installation", "--workspace", workspace_id, str(installation_id))
+    base_url = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000")
+    print_demo_logins(demo_logins_create(workspace_id), base_url)
     DEMO_FILE.parent.mkdir(parents=True, exist_ok=True)
     DEMO_FILE.write_text(
         json.dumps(
             {
-                "base_url": os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000"),
+                "base_url": base_url,
                 "workspace_id": workspace_id,
                 "simulator_api_url": config["api_url"],
                 "git_base_url": config["git_base_url"],

@@ -43,6 +43,8 @@ DEMO_BASE_URL="http://127.0.0.1:$PORT" "$PYTHON" -m demo.seed
 cat <<MESSAGE
 
 Atmos Pro STS serves on http://127.0.0.1:$PORT (Ctrl-C stops it and the simulator).
+The admin is at http://127.0.0.1:$PORT/admin/: log in with one of the demo logins printed above to see
+the product through that role's eyes.
 Play the Atmos CLI's whole flow (exchange, mint, git clone, revoke) from another terminal with:
 
     make demo-flow

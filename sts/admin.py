@@ -1,25 +1,29 @@
-"""STS records in the admin: all read-only, and a minted token only ever by its fingerprint."""
+"""STS records in the admin: all read-only, scoped to the viewer's workspaces, a minted token only ever by its
+fingerprint."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from audit.admin import ReadOnlyAdmin
 from sts.caller_rules import caller_rule_delete, caller_rule_save
 from sts.models import CallerRule, MintedToken, OidcTokenUse, StsSession, token_fingerprint
-from workspaces.services import Actor
+from workspaces.admin_site import OperatorOnlyAdmin, WorkspaceScopedAdmin, actor_of, request_id_in
 
 # GitHub's token prefixes: https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
 _TOKEN_SHAPE = re.compile(r"^(gh[pousr]_|github_pat_)\S+$")
 
 
 @admin.register(OidcTokenUse)
-class OidcTokenUseAdmin(ReadOnlyAdmin):
+class OidcTokenUseAdmin(OperatorOnlyAdmin):
+    """Single-use bookkeeping across all workspaces (no workspace column): the operator's only."""
+
+    permitted_actions = frozenset({"view"})
     list_display = ("jti", "issuer", "used_at", "expires_at")
     list_filter = ("issuer",)
     search_fields = ("jti",)
@@ -27,9 +31,11 @@ class OidcTokenUseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StsSession)
-class StsSessionAdmin(ReadOnlyAdmin):
+class StsSessionAdmin(WorkspaceScopedAdmin):
+    workspace_lookup = "workspace"
+    permitted_actions = frozenset({"view"})
     list_display = ("jti", "workspace", "repository", "ref", "request_id", "created_at", "expires_at")
-    list_filter = ("created_at",)
+    list_filter = ("workspace", "created_at")
     search_fields = ("jti", "request_id", "workspace__public_id", "workspace__name")
     list_select_related = ("workspace",)
     date_hierarchy = "created_at"
@@ -44,8 +50,11 @@ class StsSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MintedToken)
-class MintedTokenAdmin(ReadOnlyAdmin):
+class MintedTokenAdmin(WorkspaceScopedAdmin):
     """The token itself is never stored; the fingerprint is what GitHub's audit log shows as `hashed_token`."""
+
+    workspace_lookup = "workspace"
+    permitted_actions = frozenset({"view"})
 
     list_display = (
         "fingerprint",
@@ -58,7 +67,7 @@ class MintedTokenAdmin(ReadOnlyAdmin):
         "revocation_attempts",
         "revoked_at",
     )
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    list_filter = ("workspace", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("fingerprint", "request_id", "workspace__public_id", "workspace__name")
     list_select_related = ("workspace",)
     date_hierarchy = "created_at"
@@ -79,17 +88,20 @@ class MintedTokenAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CallerRule)
-class CallerRuleAdmin(admin.ModelAdmin):
+class CallerRuleAdmin(WorkspaceScopedAdmin):
     """A workspace's caller rules; every change goes through sts.caller_rules, which audits it."""
 
+    workspace_lookup = "workspace"
+    audited_by_service = True
     list_display = ("workspace", "position", "match", "note")
+    list_filter = ("workspace",)
     search_fields = ("workspace__name", "workspace__public_id", "note")
     list_select_related = ("workspace",)
     autocomplete_fields = ("workspace",)
     actions = None  # a bulk delete would skip the audit
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        caller_rule_save(rule=obj, actor=Actor.of_user(request.user))
+    def save_row(self, request: HttpRequest, obj: Any, changed: Sequence[str]) -> None:
+        caller_rule_save(rule=obj, actor=actor_of(request), request_id=request_id_in(request))
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        caller_rule_delete(rule=obj, actor=Actor.of_user(request.user))
+    def delete_row(self, request: HttpRequest, obj: Any) -> None:
+        caller_rule_delete(rule=obj, actor=actor_of(request), request_id=request_id_in(request))

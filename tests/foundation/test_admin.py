@@ -159,8 +159,20 @@ def test_searching_for_a_pasted_token_finds_its_row_by_fingerprint(
     assert TOKEN not in page.content.decode()
 
 
-def test_a_member_who_is_not_staff_cannot_open_the_admin(client: Client, records: dict[str, Any]) -> None:
-    client.force_login(User.objects.get(username="member"))
+def test_an_account_in_no_workspace_cannot_open_the_admin(client: Client, records: dict[str, Any]) -> None:
+    # Membership, not `is_staff`, opens the admin (tests/admin/ covers what each role sees there).
+    client.force_login(User.objects.create_user("nobody", is_staff=True))
     response = client.get(_url(AuditEvent, "changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_a_member_who_is_not_staff_opens_the_admin_and_sees_only_their_workspace(
+    client: Client, records: dict[str, Any]
+) -> None:
+    client.force_login(User.objects.get(username="member"))
+    response = client.get(_url(AuditEvent, "changelist"))
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0  # the one event has no workspace: the operator's alone
+    assert client.get(_url(AuditEvent, "change", records["event"].pk)).status_code == 404
+    assert client.get(_url(MintedToken, "change", records["minted"].pk)).status_code == 200
