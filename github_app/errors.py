@@ -1,16 +1,14 @@
 """The error family of every call to GitHub: one class per way GitHub can fail us.
 
-Messages never carry a token; each class's `reason` is the stable tag the callers map to their own
-vocabulary.
+Messages never carry a token. The class is the tag: callers map classes to their own vocabulary
+(the mint's exclusion reasons, in `sts.sources`), so no second list of reasons lives here.
 """
 
 from __future__ import annotations
 
 
 class GitHubError(Exception):
-    """A failure talking to GitHub; `reason` is the stable tag an exclusion or an audit row carries."""
-
-    reason = "github_error"
+    """A failure talking to GitHub."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
@@ -18,35 +16,31 @@ class GitHubError(Exception):
 
 
 class GitHubNotFound(GitHubError):
-    reason = "github_not_found"
+    """404: GitHub does not know the installation, or no longer lets it reach the repository."""
 
 
 class GitHubUnprocessable(GitHubError):
-    reason = "github_unprocessable"
+    """422: GitHub understood the request and refuses it (a repository the installation cannot reach)."""
 
 
 class GitHubPermissionsNotGranted(GitHubUnprocessable):
     """422 "The permissions requested are not granted to this installation." on `access_tokens`."""
 
-    reason = "permissions_not_granted_to_installation"
-
 
 class GitHubFileTooLarge(GitHubError):
     """403 `too_large`: the contents API serves a file over 1 MB only in other media types than ours."""
 
-    reason = "github_file_too_large"
-
 
 class GitHubInstallationSuspended(GitHubError):
-    reason = "installation_suspended"
+    """403 for a suspended installation."""
 
 
 class GitHubForbidden(GitHubError):
-    reason = "github_forbidden"
+    """Any other 403."""
 
 
 class GitHubRateLimited(GitHubError):
-    reason = "github_rate_limited"
+    """403 or 429 with the rate limit exhausted, or a secondary limit; `retry_at` is when to try again."""
 
     def __init__(self, message: str, *, status: int | None = None, retry_at: float) -> None:
         self.retry_at = retry_at
@@ -54,8 +48,8 @@ class GitHubRateLimited(GitHubError):
 
 
 class GitHubUnavailable(GitHubError):
-    reason = "github_unavailable"
+    """5xx, no answer, or an answer without the documented shape."""
 
 
 class GitHubAuthenticationFailed(GitHubError):
-    reason = "github_authentication_failed"
+    """401: our App JWT or installation token was refused."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sts.policy.vocabulary import FILE_PATH, MAX_PROBLEMS
+from sts.reasons import Reason
 
 
 def excerpt(text: str, limit: int = 40) -> str:
@@ -40,7 +41,7 @@ class Problem:
 class PolicyInvalid(Exception):
     """The policy file does not parse or validate; `.problems` lists every problem with its place."""
 
-    tag = "trust_policy_invalid"
+    tag: str = Reason.POLICY_INVALID
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems: list[Problem] = list(problems)

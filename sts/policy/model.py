@@ -15,6 +15,7 @@ from sts.claims import token_claim
 from sts.policy.errors import excerpt
 from sts.policy.matchers import Matcher
 from sts.policy.vocabulary import MAX_EXPLANATION_LINES
+from sts.reasons import Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,7 @@ class Decision:
     @property
     def reason(self) -> str | None:
         """The mint's `excluded[].reason` when denied."""
-        return None if self.allowed else "trust_policy_denied"
+        return None if self.allowed else Reason.POLICY_DENIED
 
     @functools.cached_property
     def explanation(self) -> list[str]:

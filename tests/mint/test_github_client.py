@@ -18,6 +18,8 @@ from github_app.errors import (
     GitHubUnavailable,
     GitHubUnprocessable,
 )
+from sts.reasons import Reason
+from sts.sources import reason_for
 
 from .conftest import ADMITS_ACME_APP
 
@@ -293,7 +295,7 @@ def test_permissions_the_installation_lacks_are_a_typed_error(github_sim, app):
     with pytest.raises(GitHubPermissionsNotGranted) as raised:
         app.create_installation_token(installation, repositories=["a"], permissions={"contents": "write"})
     assert isinstance(raised.value, GitHubUnprocessable)
-    assert raised.value.reason == "permissions_not_granted_to_installation"
+    assert reason_for(raised.value) == Reason.PERMISSIONS_NOT_INSTALLED
 
 
 def test_a_repository_outside_the_installation_is_not_a_permissions_error(github_sim, app):
