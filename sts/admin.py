@@ -100,6 +100,10 @@ class CallerRuleAdmin(WorkspaceScopedAdmin):
     autocomplete_fields = ("workspace",)
     actions = None  # a bulk delete would skip the audit
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A rule never moves between workspaces: the one it left would lose it without an event.
+        return ("workspace",) if obj is not None else ()
+
     def save_row(self, request: HttpRequest, obj: Any, changed: Sequence[str]) -> None:
         caller_rule_save(rule=obj, actor=actor_of(request), request_id=request_id_in(request))
 

@@ -39,16 +39,20 @@ def oidc_exchange(*, token: str, workspace_id: str, trail: AuditTrail) -> str:
 
     The trail learns the run's identity only once the token's signature verified: before that,
     nothing the token says about its caller is known, so nothing of it is recorded."""
-    trail.identify(workspace_public_id=workspace_id[:40])
+    # The id asked for is only a fact of the request until the workspace is found: an unauthenticated
+    # caller must not be able to open audit chains under names it makes up, nor write into a real
+    # workspace's chain before its token verified.
+    trail.note(workspace_requested=workspace_id[:40])
     claims = verify_actions_token(token)
     identity = run_identity(claims)
     # Which token this was, without the token: issuer and jti identify it in GitHub's terms.
     trail.note(oidc_issuer=claims["iss"], oidc_jti=claims["jti"])
-    trail.identify(workspace_public_id=workspace_id[:40], identity=identity)
+    trail.identify(workspace_public_id="", identity=identity)
     _burn(issuer=claims["iss"], jti=claims["jti"], expires_at=claims["exp"])
     workspace = workspace_by_public_id(workspace_id)
     if workspace is None:
         raise WorkspaceNotFound()
+    trail.identify(workspace_public_id=workspace.public_id, identity=identity)
     repository = _caller_repository(workspace=workspace, claims=claims)
     # By id, not by name: a repository (or an organization) deleted and created again under the
     # same name is someone else (https://docs.github.com/en/actions/reference/security/oidc#oidc-token-claims).

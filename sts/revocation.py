@@ -76,21 +76,34 @@ def _github_revocation_confirmed(*, app: GitHubApp, token: str, issued_at: datet
 
 class RevocationRetries:
     """Unconfirmed revocations retried in this process, with growing pauses, until GitHub confirms or
-    the token expires; at most `max_pending` at once (beyond that a row simply stays unconfirmed)."""
+    the token expires; at most `max_pending` at once (beyond that a row simply stays unconfirmed), and
+    one per token however often its revocation is asked for again meanwhile."""
 
     def __init__(self, *, workers: int, max_pending: int, first_pause: float, longest_pause: float) -> None:
         self.first_pause = first_pause
         self.longest_pause = longest_pause
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="revocation-retry")
         self._slots = threading.BoundedSemaphore(max_pending)
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
 
     def submit(self, *, token: str, issued_at: datetime, expires_at: datetime) -> Future[bool] | None:
-        if not self._slots.acquire(blocking=False):
-            logger.warning("Too many revocations to retry; token %s stays unconfirmed.", token_fingerprint(token))
-            return None
+        fingerprint = token_fingerprint(token)
+        with self._lock:
+            if fingerprint in self._pending:
+                return None  # already being retried: a second retry would only hold another slot
+            if not self._slots.acquire(blocking=False):
+                logger.warning("Too many revocations to retry; token %s stays unconfirmed.", fingerprint)
+                return None
+            self._pending.add(fingerprint)
         future = self._executor.submit(self._retry, token, issued_at, expires_at)
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(lambda _: self._done(fingerprint))
         return future
+
+    def _done(self, fingerprint: str) -> None:
+        with self._lock:
+            self._pending.discard(fingerprint)
+        self._slots.release()
 
     def _retry(self, token: str, issued_at: datetime, expires_at: datetime) -> bool:
         pause = self.first_pause

@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html_join
@@ -38,6 +39,7 @@ from workspaces.models import (
 )
 from workspaces.services import (
     SWITCHES,
+    WorkspaceError,
     override_grant,
     override_revoke,
     plan_feature_set,
@@ -166,10 +168,10 @@ class MembershipAddForm(forms.ModelForm):
         username, workspace = cleaned.get("username"), cleaned.get("workspace")
         if username:
             user = User._default_manager.filter(username=username, is_active=True).first()
-            if user is None:
-                self.add_error("username", "There is no active account with this username.")
-            elif workspace is not None and Membership.objects.filter(user=user, workspace=workspace).exists():
-                self.add_error("username", "This account is already a member of this workspace.")
+            taken = workspace is not None and Membership.objects.filter(user=user, workspace=workspace).exists()
+            if user is None or taken:
+                # One sentence for both: which usernames exist across the operator is not a workspace's to learn.
+                self.add_error("username", "This username cannot be added to this workspace.")
             else:
                 self.instance.user = user
         return cleaned
@@ -213,10 +215,16 @@ class MembershipAdmin(WorkspaceScopedAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_row(self, request: HttpRequest, obj: Any, changed: Sequence[str]) -> None:
-        membership_save(membership=obj)
+        try:
+            membership_save(membership=obj)
+        except WorkspaceError as refused:  # another admin's change won the race for the last admin
+            raise PermissionDenied(str(refused)) from None
 
     def delete_row(self, request: HttpRequest, obj: Any) -> None:
-        membership_remove(membership=obj)
+        try:
+            membership_remove(membership=obj)
+        except WorkspaceError as refused:
+            raise PermissionDenied(str(refused)) from None
 
 
 @admin.register(GitHubInstallation)

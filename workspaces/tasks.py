@@ -10,6 +10,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from audit.chain import chained_workspaces
 from audit.models import AuditEvent
 from audit.services import audit_record, audit_retention_apply
 from github_app.errors import GitHubRateLimited, GitHubUnavailable
@@ -45,10 +46,13 @@ def installation_sync(self: Task, installation_pk: int) -> None:
 @shared_task(name="workspaces.tasks.audit_retention_apply_all")
 def audit_retention_apply_all() -> dict[str, int]:
     """Daily (``CELERY_BEAT_SCHEDULE``): each workspace keeps its plan's `audit_retention_days` of
-    events; events that name no workspace keep ``AUDIT_UNSCOPED_RETENTION_DAYS``. Each chain that
-    was cut is itself an audit event. Safe to run twice: a second run finds nothing old enough."""
+    events; events that name no workspace, or a workspace that is gone, keep
+    ``AUDIT_UNSCOPED_RETENTION_DAYS``. Each chain that was cut is itself an audit event. Safe to run
+    twice: a second run finds nothing old enough."""
     now = timezone.now()
-    horizons = {"": settings.AUDIT_UNSCOPED_RETENTION_DAYS}
+    # Chains of workspaces that are gone (or never were) keep what events naming no workspace keep.
+    horizons = dict.fromkeys(chained_workspaces(), settings.AUDIT_UNSCOPED_RETENTION_DAYS)
+    horizons[""] = settings.AUDIT_UNSCOPED_RETENTION_DAYS
     for workspace in Workspace.objects.select_related("plan").iterator():
         horizons[workspace.public_id] = int(feature_value(workspace=workspace, feature="audit_retention_days", now=now))
     removed: dict[str, int] = {}
