@@ -1,0 +1,59 @@
+"""The review pages' security headers: a Content-Security-Policy without 'unsafe-inline' (and no inline
+script or style to need it), no framing, no caching, and no method that could change anything."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.audit_pages.conftest import People, signed_in
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "audit"
+
+
+def _pages(people: People) -> list[str]:
+    return [
+        reverse("audit:list"),
+        reverse("audit:list") + "?q=colour:red",
+        reverse("audit:detail", args=[people.a.mint.pk]),
+        reverse("audit:export-csv"),
+        reverse("audit:export-jsonl"),
+    ]
+
+
+def test_every_page_carries_the_policy_and_frame_denial(people: People, client: Client) -> None:
+    signed_in(client, people.a.users["security"])
+    for page in _pages(people):
+        response = client.get(page)
+        policy = response["Content-Security-Policy"]
+
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Cache-Control"] == "no-store, private"
+
+
+def test_the_rendered_pages_hold_no_inline_script_or_style(people: People, client: Client) -> None:
+    signed_in(client, people.a.users["security"])
+    for page in _pages(people)[:3]:
+        body = client.get(page).content.decode()
+
+        assert "<script" not in body and "<style" not in body
+        assert not re.search(r"\sstyle=", body) and not re.search(r"\son[a-z]+=", body)
+
+
+def test_the_templates_hold_no_inline_script_or_style() -> None:
+    for template in TEMPLATES.rglob("*.html"):
+        text = template.read_text()
+        assert "<script" not in text and "<style" not in text and " style=" not in text, template
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_the_pages_answer_only_reads(people: People, client: Client, method: str) -> None:
+    signed_in(client, people.a.users["security"])
+
+    assert getattr(client, method)(reverse("audit:list")).status_code == 405
