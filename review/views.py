@@ -22,7 +22,6 @@ from audit.selectors import Cursor, audit_events_for, audit_facets, audit_page, 
 from review.access import audit_workspaces_for
 from review.chart import HEIGHT, WIDTH, chart_bars
 from review.exports import csv_lines, jsonl_lines
-from review.headers import review_headers
 from sts.models import MintedToken
 
 LOGIN_URL = "admin:login"
@@ -33,7 +32,6 @@ _RUN_ID = re.compile(r"[0-9]{1,20}")
 
 @require_GET
 @login_required(login_url=LOGIN_URL)
-@review_headers
 def audit_list(request: HttpRequest) -> HttpResponse:
     workspaces = audit_workspaces_for(request)
     query = request.GET.get("q", "")
@@ -64,7 +62,6 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required(login_url=LOGIN_URL)
-@review_headers
 def audit_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     workspaces = audit_workspaces_for(request)
     event = audit_events_for(workspace_public_ids=workspaces).filter(pk=event_id).first()
@@ -88,7 +85,6 @@ def audit_detail(request: HttpRequest, event_id: int) -> HttpResponse:
 
 @require_GET
 @login_required(login_url=LOGIN_URL)
-@review_headers
 def audit_export(request: HttpRequest, export_format: str) -> HttpResponse | StreamingHttpResponse:
     workspaces = audit_workspaces_for(request)
     try:

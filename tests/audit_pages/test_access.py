@@ -100,3 +100,10 @@ def test_an_unknown_event_is_not_found(people: People, client: Client) -> None:
     response = signed_in(client, people.superuser).get("/audit/999999999/")
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("pk", ["9223372036854775808", "9" * 40])
+def test_an_event_id_beyond_any_row_is_not_found(people: People, client: Client, pk: str) -> None:
+    response = signed_in(client, people.superuser).get(f"/audit/{pk}/")
+
+    assert response.status_code == 404

@@ -18,6 +18,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "audit"
 def _pages(people: People) -> list[str]:
     return [
         reverse("audit:list"),
+        reverse("audit:detail", args=[people.b.mint.pk]),  # another workspace's: not found
+        "/audit/nothing-here/",
         reverse("audit:list") + "?q=colour:red",
         reverse("audit:detail", args=[people.a.mint.pk]),
         reverse("audit:export-csv"),
@@ -39,10 +41,10 @@ def test_every_page_carries_the_policy_and_frame_denial(people: People, client: 
 
 def test_the_rendered_pages_hold_no_inline_script_or_style(people: People, client: Client) -> None:
     signed_in(client, people.a.users["security"])
-    for page in _pages(people)[:3]:
+    for page in _pages(people)[:5]:
         body = client.get(page).content.decode()
 
-        assert "<script" not in body and "<style" not in body
+        assert not re.search(r"<script(?![^>]*\ssrc=)", body) and "<style" not in body
         assert not re.search(r"\sstyle=", body) and not re.search(r"\son[a-z]+=", body)
 
 
@@ -50,6 +52,23 @@ def test_the_templates_hold_no_inline_script_or_style() -> None:
     for template in TEMPLATES.rglob("*.html"):
         text = template.read_text()
         assert "<script" not in text and "<style" not in text and " style=" not in text, template
+
+
+@pytest.mark.parametrize("who", ["outsider", "anonymous"])
+def test_refusals_and_redirects_carry_the_policy_too(people: People, client: Client, who: str) -> None:
+    if who == "outsider":
+        signed_in(client, people.outsider)
+
+    response = client.get(reverse("audit:list"))
+
+    assert response.status_code in (302, 403)
+    assert response["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_pages_outside_the_audit_pages_keep_their_own_headers(people: People, client: Client) -> None:
+    response = client.get(reverse("healthz"))
+
+    assert "Content-Security-Policy" not in response
 
 
 @pytest.mark.parametrize("method", ["post", "put", "delete"])

@@ -140,3 +140,13 @@ def test_no_chart_is_drawn_when_no_mint_is_selected(people: People, client: Clie
     response = signed_in(client, people.a.users["security"]).get(reverse("audit:list"), {"q": "action:oidc.exchange"})
 
     assert "<svg" not in response.content.decode()
+
+
+@pytest.mark.parametrize("pk", ["9223372036854775808", "9999999999999999999"])
+def test_a_page_link_beyond_any_id_still_answers(people: People, client: Client, pk: str) -> None:
+    response = signed_in(client, people.a.users["security"]).get(
+        reverse("audit:list"), {"before": f"2099-01-01T00:00:00Z,{pk}"}
+    )
+
+    assert response.status_code == 200
+    assert f"/audit/{people.a.mint.pk}/" in response.content.decode()
