@@ -11,6 +11,7 @@ from audit.selectors import Bucket
 WIDTH = 720
 HEIGHT = 140
 _TOP = 10
+_WIDEST_BAR = 24.0  # a few slices stay bars, not blocks
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def chart_bars(buckets: Sequence[Bucket]) -> list[Bar]:
         return []
     tallest = max(max(bucket.allowed, bucket.refused) for bucket in buckets) or 1
     slot = WIDTH / len(buckets)
-    width = max(slot / 2 - 1, 1.0)
+    width = min(max(slot / 2 - 1, 1.0), _WIDEST_BAR)
     bars = []
     for index, bucket in enumerate(buckets):
         allowed, refused = _height(bucket.allowed, tallest), _height(bucket.refused, tallest)

@@ -4,10 +4,11 @@ per role, plus an outsider, the operator's billing staff and a superuser."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -128,3 +129,21 @@ def people(db: None) -> People:
 def signed_in(client: Client, user: User) -> Client:
     client.force_login(user)
     return client
+
+
+def redated(pk: int, when: datetime) -> None:
+    """Moves one event in time behind the immutability triggers' back (breaking its chain link), for
+    tests that need events at known times."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_change")
+            cursor.execute("UPDATE audit_auditevent SET created_at = %s WHERE id = %s", [when, pk])
+            cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_no_change")
+        else:
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_auditevent'")
+            triggers = cursor.fetchall()
+            for name, _ in triggers:
+                cursor.execute(f"DROP TRIGGER {name}")
+            cursor.execute("UPDATE audit_auditevent SET created_at = %s WHERE id = %s", [when, pk])
+            for _, sql in triggers:
+                cursor.execute(sql)

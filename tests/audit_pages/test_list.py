@@ -150,3 +150,18 @@ def test_a_page_link_beyond_any_id_still_answers(people: People, client: Client,
 
     assert response.status_code == 200
     assert f"/audit/{people.a.mint.pk}/" in response.content.decode()
+
+
+def test_the_chart_slices_are_evenly_spaced_bars_of_bounded_width() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from audit.selectors import Bucket
+    from review.chart import HEIGHT, chart_bars
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    bars = chart_bars([Bucket(start + timedelta(days=day), allowed=day, refused=4 - day) for day in range(5)])
+
+    assert [bar.x for bar in bars] == [0.0, 144.0, 288.0, 432.0, 576.0]
+    assert {bar.width for bar in bars} == {24.0}
+    assert bars[4].allowed_y == HEIGHT - bars[4].allowed_height and bars[4].refused_height == 0.0
+    assert bars[0].label == "2026-11-01 00:00 UTC: 0 minted, 4 refused"

@@ -10,6 +10,7 @@ import pytest
 from audit.models import AuditEvent
 from audit.query import MAX_QUERY_LENGTH, AuditQueryError, query_filter, query_terms, query_with
 from audit.services import audit_record
+from tests.audit_pages.conftest import redated
 
 pytestmark = pytest.mark.django_db
 
@@ -68,26 +69,8 @@ def events() -> dict[str, int]:
         # The writer stamps the current time; the table needs known times. Re-dating a row breaks its
         # chain link, which these tests of the search language do not read.
         ids[name] = event.pk
-        _redate(event.pk, datetime.fromisoformat(created).replace(tzinfo=UTC))
+        redated(event.pk, datetime.fromisoformat(created).replace(tzinfo=UTC))
     return ids
-
-
-def _redate(pk: int, when: datetime) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_change")
-            cursor.execute("UPDATE audit_auditevent SET created_at = %s WHERE id = %s", [when, pk])
-            cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_no_change")
-        else:
-            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_auditevent'")
-            triggers = cursor.fetchall()
-            for name, _ in triggers:
-                cursor.execute(f"DROP TRIGGER {name}")
-            cursor.execute("UPDATE audit_auditevent SET created_at = %s WHERE id = %s", [when, pk])
-            for _, sql in triggers:
-                cursor.execute(sql)
 
 
 def selected(events: dict[str, int], query: str) -> set[str]:
