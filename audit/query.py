@@ -44,7 +44,9 @@ _TERM = re.compile(
     re.DOTALL,
 )
 _SPACE = re.compile(r"[ \t\r\n]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 controls (a NUL never reaches PostgreSQL) and the bidirectional overrides that make a
+# value read differently from what it is.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _COMPARISON = re.compile(r"(?P<op>>=|<=|>|<)?(?P<when>.+)")
 

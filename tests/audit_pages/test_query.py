@@ -147,6 +147,8 @@ def test_a_query_selects_exactly_its_rows(events: dict[str, int], query: str, na
         ("created:>", "'>' is not a date"),
         ("repo:a\x00b", "The query contains control characters."),
         ("actor:\x1b[31mred", "The query contains control characters."),
+        ("repo:acme/\u202egnp.exe", "The query contains control characters."),
+        ("actor:a\x85b", "The query contains control characters."),
         ("x" * (MAX_QUERY_LENGTH + 1), "The query is longer than 1000 characters."),
         (" ".join(["octocat"] * 21), "The query has more than 20 terms."),
         ("repo:" + "a" * 256, "A value is longer than 255 characters."),
