@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "workspaces",
     "audit",
     "sts",
+    # The audit review pages (/audit/): above the three apps it reads, imported by nothing but the URLs.
+    "review",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The audit review pages' Content-Security-Policy and no-store, on their errors and redirects too.
+    "review.headers.ReviewHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "atmospro.urls"

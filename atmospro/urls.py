@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from sts import health
 from sts.api.exchange import OidcExchangeView
@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/v1/sts/revoke", RevokeView.as_view(), name="sts-revoke"),
     path("schemas/v1alpha1/trust-policy.json", trust_policy_schema, name="trust-policy-schema"),
     path("admin/", admin.site.urls),
+    path("audit/", include("review.urls")),
 ]

@@ -1,0 +1,55 @@
+"""The chart of mints and refusals over time as SVG geometry: one pair of bars per slice, scaled to the
+tallest slice. The template draws the rectangles; no script and no library is involved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from audit.selectors import Bucket
+
+WIDTH = 720
+HEIGHT = 140
+_TOP = 10
+_WIDEST_BAR = 24.0  # a few slices stay bars, not blocks
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    refused_x: float
+    width: float
+    allowed_y: float
+    allowed_height: float
+    refused_y: float
+    refused_height: float
+    label: str
+
+
+def chart_bars(buckets: Sequence[Bucket]) -> list[Bar]:
+    if not buckets:
+        return []
+    tallest = max(max(bucket.allowed, bucket.refused) for bucket in buckets) or 1
+    slot = WIDTH / len(buckets)
+    width = min(max(slot / 2 - 1, 1.0), _WIDEST_BAR)
+    bars = []
+    for index, bucket in enumerate(buckets):
+        allowed, refused = _height(bucket.allowed, tallest), _height(bucket.refused, tallest)
+        when = bucket.start.strftime("%Y-%m-%d %H:%M UTC")
+        bars.append(
+            Bar(
+                x=round(index * slot, 2),
+                refused_x=round(index * slot + width, 2),
+                width=round(width, 2),
+                allowed_y=round(HEIGHT - allowed, 2),
+                allowed_height=round(allowed, 2),
+                refused_y=round(HEIGHT - refused, 2),
+                refused_height=round(refused, 2),
+                label=f"{when}: {bucket.allowed} minted, {bucket.refused} refused",
+            )
+        )
+    return bars
+
+
+def _height(count: int, tallest: int) -> float:
+    return (HEIGHT - _TOP) * count / tallest

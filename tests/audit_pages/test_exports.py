@@ -1,0 +1,82 @@
+"""/audit/export.csv and /audit/export.jsonl: the filtered view, streamed, scoped, formula-safe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.http import StreamingHttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from tests.audit_pages.conftest import People, signed_in
+
+
+def _streamed(client: Client, name: str, query: str = "") -> str:
+    response = client.get(reverse(name), {"q": query})
+    assert response.status_code == 200 and isinstance(response, StreamingHttpResponse)
+    return b"".join(response.streaming_content).decode()  # type: ignore[arg-type]
+
+
+def test_the_csv_holds_the_filtered_events_with_their_sources(people: People, client: Client) -> None:
+    signed_in(client, people.a.users["security"])
+
+    rows = list(csv.DictReader(io.StringIO(_streamed(client, "audit:export-csv", "outcome:denied"))))
+
+    assert [row["id"] for row in rows] == [str(people.a.refusal.pk)]
+    assert rows[0]["sources"] == f"{people.a.source} excluded trust_policy_denied"
+    assert rows[0]["hash"] == people.a.refusal.hash and rows[0]["sha"] == "a" * 40
+
+
+def test_the_jsonl_holds_one_event_per_line(people: People, client: Client) -> None:
+    signed_in(client, people.a.users["admin"])
+
+    lines = [json.loads(line) for line in _streamed(client, "audit:export-jsonl").splitlines()]
+
+    assert [line["id"] for line in lines] == [people.a.refusal.pk, people.a.mint.pk]
+    assert lines[1]["sources"][0]["fingerprint"] == people.a.minted.fingerprint
+    assert lines[1]["type"] == "sts.mint" and lines[1]["hash"] == people.a.mint.hash
+
+
+@pytest.mark.parametrize("name", ["audit:export-csv", "audit:export-jsonl"])
+def test_an_export_never_holds_the_token_itself(people: People, client: Client, name: str) -> None:
+    signed_in(client, people.superuser)
+
+    assert "ghs_" not in _streamed(client, name)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(people: People, client: Client, start: str) -> None:
+    audit_record(
+        action=AuditEvent.Action.OIDC_EXCHANGE,
+        outcome=AuditEvent.Outcome.DENIED,
+        request_id="req_formula",
+        workspace_public_id=people.a.workspace.public_id,
+        identity={"repository": "acme/x", "workflow": f'{start}HYPERLINK("http://evil.example","x")'},
+    )
+    signed_in(client, people.a.users["security"])
+
+    rows = list(csv.DictReader(io.StringIO(_streamed(client, "audit:export-csv", "repo:acme/x"))))
+
+    assert rows[0]["workflow"] == f'\'{start}HYPERLINK("http://evil.example","x")'
+
+
+@pytest.mark.parametrize("name", ["audit:export-csv", "audit:export-jsonl"])
+def test_a_bad_query_is_refused_with_its_sentence(people: People, client: Client, name: str) -> None:
+    response = signed_in(client, people.a.users["security"]).get(reverse(name), {"q": "outcome:maybe"})
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith("Unknown outcome 'maybe'")
+
+
+def test_an_export_is_offered_as_a_download_of_the_current_query(people: People, client: Client) -> None:
+    signed_in(client, people.a.users["security"])
+    body = client.get(reverse("audit:list"), {"q": "outcome:denied"}).content.decode()
+    response = client.get(reverse("audit:export-csv"), {"q": "outcome:denied"})
+
+    assert 'href="/audit/export.csv?q=outcome%3Adenied"' in body
+    assert response["Content-Disposition"] == 'attachment; filename="audit.csv"'
