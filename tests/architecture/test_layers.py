@@ -21,7 +21,7 @@ from tests.architecture.import_graph import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = frozenset({"sts", "audit", "workspaces"})
+APPS = frozenset({"sts", "audit", "workspaces", "review"})
 PRODUCTION = frozenset({"atmospro", "github_app", *APPS})
 PACKAGES = PRODUCTION | {"githubsim"}
 # Configuration on top (atmospro), the apps below it, then the GitHub client and the audit trail.
@@ -34,7 +34,16 @@ RULES = (
     ),
     Rule(frozenset({"github_app"}), APPS, "the GitHub client lies below every app"),
     Rule(frozenset({"workspaces"}), frozenset({"sts"}), "the mint (sts) uses workspaces, never the reverse"),
-    Rule(frozenset({"audit"}), frozenset({"sts", "workspaces"}), "the audit trail lies below the apps that write it"),
+    Rule(
+        frozenset({"sts", "audit", "workspaces"}),
+        frozenset({"review"}),
+        "the audit pages (review) read the apps below them; only configuration routes to them",
+    ),
+    Rule(
+        frozenset({"audit"}),
+        frozenset({"sts", "workspaces", "review"}),
+        "the audit trail lies below the apps that write it",
+    ),
     Rule(
         frozenset({"githubsim"}),
         APPS | {"github_app"},

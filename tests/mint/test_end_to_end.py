@@ -24,12 +24,14 @@ def clone(url: str, into, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def clone_as_the_client_does(url: str, into, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """A freshly minted token is unknown to GitHub's git servers for a few seconds (the simulator
-    models it): the Atmos CLI retries a refused clone for about 30 seconds, and so does this."""
+    """A freshly minted token is unknown to GitHub's git servers for a few seconds (401), then lacks its
+    permissions for a moment more (403); the simulator models both. The Atmos CLI retries a refused
+    clone for about 30 seconds, and so does this."""
     deadline = time.monotonic() + 30
     while True:
         result = clone(url, into, env)
-        if result.returncode == 0 or "Authentication failed" not in result.stderr or time.monotonic() > deadline:
+        propagating = "Authentication failed" in result.stderr or "error: 403" in result.stderr
+        if result.returncode == 0 or not propagating or time.monotonic() > deadline:
             return result
         time.sleep(0.2)
 
