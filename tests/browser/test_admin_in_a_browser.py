@@ -9,9 +9,9 @@ import requests
 from django.test import Client
 
 from sts.sessions import session_issue
-from tests.admin.tenants import Tenants
 from tests.browser.conftest import log_in, screenshot
-from tests.mint.conftest import ADMITS_ACME_APP, CALLER, World, mint
+from tests.sts.mint.conftest import ADMITS_ACME_APP, CALLER, World, mint
+from tests.workspaces.admin.tenants import Tenants
 from workspaces.models import Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
