@@ -11,8 +11,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from githubsim.simulator import GitHubSimulator
 from sts.sessions import session_issue
-from tests.factories import workspace_create
-from workspaces.models import GitHubInstallation, InstallationRepository
+from tests.factories import acme_create, caller_claims, session_create
 
 EXCHANGE = "/api/v1/auth/github-oidc"
 MINT = "/api/v1/sts"
@@ -26,32 +25,12 @@ ENDPOINTS = {
 
 @pytest.fixture
 def caller(github_sim: GitHubSimulator, db: None) -> dict[str, Any]:
-    installation_id = github_sim.add_installation("acme")
-    repository_id = github_sim.add_repository("acme/app", installation_id=installation_id)
-    workspace = workspace_create()
-    installation = GitHubInstallation.objects.create(
-        github_id=installation_id,
-        workspace=workspace,
-        account_login="acme",
-        account_id=github_sim.installations[installation_id].account.id,
-        account_type="Organization",
-        repository_selection="selected",
-        permissions={"contents": "read", "metadata": "read"},
+    acme = acme_create(github_sim)
+    identity = caller_claims(
+        repository_id=str(acme.repository_id), repository_owner_id=str(acme.installation.account_id)
     )
-    InstallationRepository.objects.create(installation=installation, github_id=repository_id, full_name="acme/app")
-    identity = {
-        "sub": "repo:acme/app:ref:refs/heads/main",
-        "repository": "acme/app",
-        "repository_id": str(repository_id),
-        "repository_owner": "acme",
-        "repository_owner_id": str(installation.account_id),
-        "ref": "refs/heads/main",
-        "actor": "octocat",
-        "workflow": "deploy",
-        "run_id": "777",
-    }
-    session, _ = session_issue(workspace=workspace, identity=identity, request_id="req_setup")
-    return {"sim": github_sim, "workspace": workspace, "session": session}
+    session = session_create(workspace=acme.workspace, identity=identity, request_id="req_setup")
+    return {"sim": github_sim, "workspace": acme.workspace, "session": session}
 
 
 def _post(client: Client, path: str, caller: dict[str, Any], body: Any, **extra: Any) -> Any:

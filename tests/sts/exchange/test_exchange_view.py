@@ -26,7 +26,7 @@ from tests.sts.exchange.tokens import (
     with_payload,
     with_raw_payload,
 )
-from workspaces.models import GitHubInstallation, InstallationRepository
+from workspaces.models import InstallationRepository
 
 # --- the table of hostile or broken requests ---
 

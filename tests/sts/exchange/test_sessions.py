@@ -20,7 +20,7 @@ from sts.sessions import SESSION_KIND, key_id, session_issue, session_verify
 from tests.factories import workspace_create
 from tests.sts.exchange.conftest import b64url, b64url_json, segments
 from tests.sts.exchange.tokens import flipped_signature
-from workspaces.models import Plan, Workspace
+from workspaces.models import Workspace
 
 IDENTITY = {
     "sub": "repo:acme/app:ref:refs/heads/main",

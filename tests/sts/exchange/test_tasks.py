@@ -12,7 +12,7 @@ from sts.models import MintedToken, OidcTokenUse, StsSession
 from sts.purge import MINTED_TOKEN_RETENTION, SESSION_GRACE, expired_records_delete
 from sts.tasks import expired_records_purge
 from tests.factories import workspace_create
-from workspaces.models import Plan, Workspace
+from workspaces.models import Workspace
 
 
 @pytest.fixture

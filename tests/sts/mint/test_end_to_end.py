@@ -10,8 +10,7 @@ import time
 import pytest
 
 from demo import atmos_client
-from tests.factories import installation_record, workspace_create
-from workspaces.models import GitHubInstallation, InstallationRepository
+from tests.factories import POLICY_PATH, installation_record, repository_create, workspace_create
 
 from .conftest import ADMITS_ACME_APP
 
@@ -40,19 +39,16 @@ def test_the_cli_flow_clones_what_the_token_covers_and_nothing_else(live_server,
     installation_id = sim.add_installation("acme")
     workspace = workspace_create()
     installation = installation_record(workspace=workspace, github_id=installation_id, account_id=501)
-    app_id = sim.add_repository("acme/app", installation_id=installation_id)
-    modules_id = sim.add_repository(
-        "acme/terraform-modules",
-        installation_id=installation_id,
-        files={".atmos/pro/sts/default.yaml": ADMITS_ACME_APP, "vpc/main.tf": "# vpc module\n"},
+    app_id = repository_create(sim=sim, installation=installation, full_name="acme/app")
+    repository_create(
+        sim=sim,
+        installation=installation,
+        full_name="acme/terraform-modules",
+        files={POLICY_PATH: ADMITS_ACME_APP, "vpc/main.tf": "# vpc module\n"},
     )
-    private_id = sim.add_repository("acme/private-other", installation_id=installation_id, files={"secret.txt": "no"})
-    for github_id, name in [
-        (app_id, "acme/app"),
-        (modules_id, "acme/terraform-modules"),
-        (private_id, "acme/private-other"),
-    ]:
-        InstallationRepository.objects.create(installation=installation, github_id=github_id, full_name=name)
+    repository_create(
+        sim=sim, installation=installation, full_name="acme/private-other", files={"secret.txt": "no"}
+    )
 
     oidc = sim.actions_token(repository="acme/app", repository_id=str(app_id), repository_owner_id="501")
     session = atmos_client.exchange(live_server.url, oidc, workspace.public_id)

@@ -10,8 +10,8 @@ import pytest
 from audit.models import AuditEvent
 from sts.models import MintedToken
 from sts.policy_store import policy_files_invalidate
+from tests.factories import installation_record, repository_record
 from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
-from tests.factories import installation_record
 
 from .conftest import ADMITS_ACME_APP, ADMITS_OTHER, mint, policy
 
@@ -363,7 +363,7 @@ def test_an_empty_policy_name_means_the_default_one(client, world, session_for):
 def test_a_repository_renamed_since_our_records_is_read_and_minted_by_its_id(client, world, session_for):
     acme = world.installation("acme")
     github_id = world.source("acme/new-name", acme, ADMITS_ACME_APP, recorded=False)
-    InstallationRepository.objects.create(installation=acme, github_id=github_id, full_name="acme/old-name")
+    repository_record(installation=acme, github_id=github_id, full_name="acme/old-name")
 
     result = data(mint(client, session_for(), {"sources": ["acme/old-name"]}))
 

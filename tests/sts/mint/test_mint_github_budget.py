@@ -9,7 +9,6 @@ import pytest
 
 from audit.models import AuditEvent
 from tests.factories import POLICY_PATH, installation_record, repository_create, workspace_create
-from workspaces.models import GitHubInstallation, InstallationRepository
 
 from .conftest import ADMITS_ACME_APP, mint, policy
 
