@@ -63,6 +63,25 @@ def policy(*match_lines: str, permissions: str = "", name: str = "default") -> s
 SAMPLE_POLICY = policy('repository: "acme/app"', 'ref: "refs/heads/*"')
 
 
+# The trust-policy specification's example, verbatim: acme's branches, and acme's tagged reusable workflows.
+SPEC_EXAMPLE_POLICY = """\
+# yaml-language-server: $schema=https://atmos-pro.com/schemas/v1alpha1/trust-policy.json
+apiVersion: atmos-pro.com/v1alpha1
+kind: TrustPolicy
+metadata:
+  name: default
+spec:
+  rules:
+    - match:
+        repository_owner: "acme"          # glob
+        ref: "refs/heads/*"               # glob
+      permissions:
+        contents: read
+    - match:
+        job_workflow_ref: { regex: "acme/workflows/\\\\.github/workflows/[a-z-]+\\\\.yml@refs/tags/v[0-9]+" }
+"""
+
+
 def workspace_create(*, name: str = "Acme", plan: str | Plan = "pro") -> Workspace:
     """A workspace on `plan` (a plan's slug, or the plan itself)."""
     plan_row = plan if isinstance(plan, Plan) else Plan.objects.get(slug=plan)

@@ -61,3 +61,12 @@ def two_sources(world: World) -> World:
     world.source("acme/a", acme, ADMITS_ACME_APP)
     world.source("initech/b", initech, ADMITS_ACME_APP)
     return world
+
+
+@pytest.fixture
+def minted(client: Any, world: World, session_for: Callable[..., str]) -> str:
+    """A token minted for the caller over acme/a, which the sample policy admits."""
+    acme = world.installation("acme")
+    world.source("acme/a", acme, ADMITS_ACME_APP)
+    [token] = mint(client, session_for(), {"sources": ["acme/a"]}).json()["data"]["tokens"]
+    return str(token["token"])

@@ -46,9 +46,7 @@ def test_the_cli_flow_clones_what_the_token_covers_and_nothing_else(live_server,
         full_name="acme/terraform-modules",
         files={POLICY_PATH: ADMITS_ACME_APP, "vpc/main.tf": "# vpc module\n"},
     )
-    repository_create(
-        sim=sim, installation=installation, full_name="acme/private-other", files={"secret.txt": "no"}
-    )
+    repository_create(sim=sim, installation=installation, full_name="acme/private-other", files={"secret.txt": "no"})
 
     oidc = sim.actions_token(repository="acme/app", repository_id=str(app_id), repository_owner_id="501")
     session = atmos_client.exchange(live_server.url, oidc, workspace.public_id)

@@ -8,17 +8,9 @@ from audit.models import AuditEvent
 from sts.models import MintedToken
 from tests.factories import workspace_create
 
-from .conftest import ADMITS_ACME_APP, mint, revoke
+from .conftest import revoke
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def minted(client, world, session_for):
-    acme = world.installation("acme")
-    world.source("acme/a", acme, ADMITS_ACME_APP)
-    [token] = mint(client, session_for(), {"sources": ["acme/a"]}).json()["data"]["tokens"]
-    return token["token"]
 
 
 def test_it_revokes_at_github_and_records_when(client, world, session_for, minted):

@@ -16,7 +16,7 @@ from sts import revocation
 from sts.models import MintedToken
 from sts.revocation import RevocationRetries
 
-from .conftest import ADMITS_ACME_APP, mint, revoke
+from .conftest import revoke
 
 
 @pytest.fixture
@@ -35,14 +35,6 @@ def retries(monkeypatch):
     monkeypatch.setattr(revocation, "revocation_retries", retrier)
     monkeypatch.setattr("sts.token_batches.revocation_retries", retrier)
     return futures
-
-
-@pytest.fixture
-def minted(client, world, session_for):
-    acme = world.installation("acme")
-    world.source("acme/a", acme, ADMITS_ACME_APP)
-    [token] = mint(client, session_for(), {"sources": ["acme/a"]}).json()["data"]["tokens"]
-    return token["token"]
 
 
 def everything_stored() -> str:

@@ -16,17 +16,9 @@ from sts.policy.parse_cache import (
     parse_policy_bytes,
 )
 from sts.policy.vocabulary import MAX_POLICY_BYTES
+from tests.factories import policy as policy_text
 
-VALID = b"""\
-apiVersion: atmos-pro.com/v1alpha1
-kind: TrustPolicy
-metadata:
-  name: default
-spec:
-  rules:
-    - match:
-        repository_owner: "acme"
-"""
+VALID = policy_text('repository_owner: "acme"').encode()
 INVALID = VALID.replace(b"repository_owner", b"reff")
 
 

@@ -25,6 +25,7 @@ from sts.policy.model import Decision, TrustPolicy
 from sts.policy.schema import trust_policy_json_schema
 from sts.policy.validator import parse_policy
 from sts.policy.vocabulary import MAX_EXPLANATION_LINES, MAX_RULES
+from tests.factories import SPEC_EXAMPLE_POLICY
 
 HEAD = "apiVersion: atmos-pro.com/v1alpha1\nkind: TrustPolicy\nmetadata:\n  name: {name}\nspec:\n  rules:\n"
 READ = {"contents": "read"}
@@ -428,22 +429,7 @@ def test_the_json_schema_agrees_with_the_validator(case: Case) -> None:
 
 
 def test_the_spec_example_parses_and_admits_its_callers() -> None:
-    text = """\
-# yaml-language-server: $schema=https://atmos-pro.com/schemas/v1alpha1/trust-policy.json
-apiVersion: atmos-pro.com/v1alpha1
-kind: TrustPolicy
-metadata:
-  name: default
-spec:
-  rules:
-    - match:
-        repository_owner: "acme"          # glob
-        ref: "refs/heads/*"               # glob
-      permissions:
-        contents: read
-    - match:
-        job_workflow_ref: { regex: "acme/workflows/\\\\.github/workflows/[a-z-]+\\\\.yml@refs/tags/v[0-9]+" }
-"""
+    text = SPEC_EXAMPLE_POLICY
     trust_policy = parse_policy(text.encode(), name="default", allow_write=False)
 
     assert isinstance(trust_policy, TrustPolicy)

@@ -17,17 +17,9 @@ from sts.policy.errors import PolicyInvalid
 from sts.policy.model import TrustPolicy
 from sts.policy.validator import parse_policy
 from sts.policy.vocabulary import FILE_PATH, MAX_NESTING_DEPTH, MAX_POLICY_BYTES, MAX_PROBLEMS
+from tests.factories import policy
 
-VALID = """\
-apiVersion: atmos-pro.com/v1alpha1
-kind: TrustPolicy
-metadata:
-  name: default
-spec:
-  rules:
-    - match:
-        repository_owner: "acme"
-"""
+VALID = policy('repository_owner: "acme"')
 
 BILLION_LAUGHS = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]

@@ -9,24 +9,9 @@ import yaml
 from django.test import Client
 
 from sts.policy.schema import trust_policy_json_schema
+from tests.factories import SPEC_EXAMPLE_POLICY
 
 URL = "/schemas/v1alpha1/trust-policy.json"
-
-SPEC_EXAMPLE = """\
-apiVersion: atmos-pro.com/v1alpha1
-kind: TrustPolicy
-metadata:
-  name: default
-spec:
-  rules:
-    - match:
-        repository_owner: "acme"
-        ref: "refs/heads/*"
-      permissions:
-        contents: read
-    - match:
-        job_workflow_ref: { regex: "acme/workflows/\\\\.github/workflows/[a-z-]+\\\\.yml@refs/tags/v[0-9]+" }
-"""
 
 
 def test_it_serves_the_schema_as_schema_json(client: Client) -> None:
@@ -72,7 +57,7 @@ def test_the_schema_is_a_valid_draft_2020_12_schema(client: Client) -> None:
 def test_the_schema_accepts_the_spec_example(client: Client) -> None:
     schema = json.loads(client.get(URL).content)
 
-    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(SPEC_EXAMPLE))
+    jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(SPEC_EXAMPLE_POLICY))
 
 
 def test_it_refuses_other_methods(client: Client) -> None:

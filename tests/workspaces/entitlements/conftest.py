@@ -29,7 +29,7 @@ def free(db: None) -> Workspace:
 @pytest.fixture
 def bare(db: None) -> Workspace:
     """A workspace on a plan without a single feature row: every feature takes the registry's default."""
-    return Workspace.objects.create(name="Bare", plan=Plan.objects.create(slug="bare", name="Bare"))
+    return workspace_create(name="Bare", plan=Plan.objects.create(slug="bare", name="Bare"))
 
 
 def in_days(days: float) -> datetime:
