@@ -17,20 +17,12 @@ from django.utils import timezone
 from sts.errors import InvalidSession, NotAnActionsSession
 from sts.models import StsSession
 from sts.sessions import SESSION_KIND, key_id, session_issue, session_verify
-from tests.factories import workspace_create
+from tests.factories import caller_claims, workspace_create
 from tests.sts.exchange.conftest import b64url, b64url_json, segments
 from tests.sts.exchange.tokens import flipped_signature
 from workspaces.models import Workspace
 
-IDENTITY = {
-    "sub": "repo:acme/app:ref:refs/heads/main",
-    "repository": "acme/app",
-    "repository_id": "690000001",
-    "repository_owner": "acme",
-    "repository_owner_id": "1000001",
-    "ref": "refs/heads/main",
-    "run_id": "9876543210",
-}
+IDENTITY = caller_claims()
 
 
 def pem_of(key: Any) -> str:
