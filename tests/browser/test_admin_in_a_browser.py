@@ -10,7 +10,8 @@ from django.test import Client
 
 from sts.sessions import session_issue
 from tests.browser.conftest import log_in, screenshot
-from tests.sts.mint.conftest import ADMITS_ACME_APP, CALLER, World, mint
+from tests.factories import CALLER, World
+from tests.sts.mint.conftest import ADMITS_ACME_APP, mint
 from tests.workspaces.admin.tenants import Tenants
 from workspaces.models import Membership
 

@@ -13,13 +13,14 @@ from githubsim.simulator import GitHubSimulator
 from sts.caller_rules import caller_refusal, caller_rules_set
 from sts.models import OidcTokenUse, StsSession
 from sts.sessions import session_verify
+from tests.factories import Acme, acme_create
 from tests.sts.caller_rules.conftest import ADMIN
-from tests.sts.exchange.conftest import Acme, acme_world, exchange
+from tests.sts.exchange.conftest import exchange
 
 
 @pytest.fixture
 def acme(github_sim: GitHubSimulator, db: None) -> Acme:
-    return acme_world(github_sim)
+    return acme_create(github_sim)
 
 
 def attempt(client: Client, acme: Acme, **claims: Any) -> Any:

@@ -14,8 +14,6 @@ from django.test import Client
 from githubsim.simulator import GitHubSimulator
 from tests.factories import Acme, acme_create
 
-__all__ = ["Acme", "acme_world"]  # re-exported: the exchange's tests import them from here
-
 EXCHANGE_URL = "/api/v1/auth/github-oidc"
 
 
@@ -32,12 +30,9 @@ def _private_cache(settings: Any, tmp_path: Path) -> None:
     }
 
 
-acme_world = acme_create
-
-
 @pytest.fixture
 def acme(github_sim: GitHubSimulator, db: None) -> Acme:
-    return acme_world(github_sim)
+    return acme_create(github_sim)
 
 
 def exchange(

@@ -17,14 +17,15 @@ from audit.models import AuditEvent
 from githubsim.simulator import GitHubSimulator
 from sts.models import OidcTokenUse, StsSession
 from sts.oidc import verify_actions_token
-from tests.sts.exchange.conftest import acme_world, exchange
+from tests.factories import acme_create
+from tests.sts.exchange.conftest import exchange
 
 COPIES = 50
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_exactly_one_of_fifty_concurrent_copies_through(github_sim: GitHubSimulator, settings: object) -> None:
-    acme = acme_world(github_sim)
+    acme = acme_create(github_sim)
     verify_actions_token(acme.token())  # warm the key cache: the race is about the database, not the fetch
     token = acme.token()
     body = {"token": token, "workspaceId": acme.workspace.public_id}

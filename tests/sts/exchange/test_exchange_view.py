@@ -14,8 +14,8 @@ from django.test import Client
 from audit.models import AuditEvent
 from sts.models import OidcTokenUse, StsSession
 from sts.sessions import SESSION_KIND, session_verify
-from tests.factories import installation_create, repository_create, workspace_create
-from tests.sts.exchange.conftest import EXCHANGE_URL, Acme, exchange, segments
+from tests.factories import Acme, installation_create, repository_create, workspace_create
+from tests.sts.exchange.conftest import EXCHANGE_URL, exchange, segments
 from tests.sts.exchange.tokens import (
     attacker_jwk,
     flipped_signature,

@@ -11,7 +11,8 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from sts.models import OidcTokenUse, StsSession
-from tests.sts.exchange.conftest import Acme, exchange
+from tests.factories import Acme
+from tests.sts.exchange.conftest import exchange
 from tests.sts.exchange.tokens import flipped_signature
 
 

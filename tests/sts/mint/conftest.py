@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 
 from sts.models import StsSession
-from tests.factories import CALLER, SAMPLE_POLICY, World, caller_claims, policy, session_create, workspace_create
+from tests.factories import SAMPLE_POLICY, World, caller_claims, policy, session_create, workspace_create
 from workspaces.models import Workspace
-
-__all__ = ["CALLER", "World", "policy"]  # re-exported: the mint's tests import them from here
 
 ADMITS_ACME_APP = SAMPLE_POLICY
 ADMITS_OTHER = policy('repository: "acme/somebody-else"')

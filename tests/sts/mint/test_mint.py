@@ -10,10 +10,10 @@ import pytest
 from audit.models import AuditEvent
 from sts.models import MintedToken
 from sts.policy_store import policy_files_invalidate
-from tests.factories import installation_record, repository_record
+from tests.factories import installation_record, policy, repository_record
 from workspaces.models import GitHubInstallation, InstallationRepository, Plan, Workspace
 
-from .conftest import ADMITS_ACME_APP, ADMITS_OTHER, mint, policy
+from .conftest import ADMITS_ACME_APP, ADMITS_OTHER, mint
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from tests.factories import POLICY_PATH, installation_record, repository_create, workspace_create
+from tests.factories import POLICY_PATH, installation_record, policy, repository_create, workspace_create
 
-from .conftest import ADMITS_ACME_APP, mint, policy
+from .conftest import ADMITS_ACME_APP, mint
 
 pytestmark = pytest.mark.django_db
 
