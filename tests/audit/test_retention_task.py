@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.services import audit_record
-from workspaces.models import Plan, Workspace
+from tests.factories import workspace_create
 from workspaces.tasks import audit_retention_apply_all
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,8 @@ def event_at(workspace: str, when: Any, monkeypatch: pytest.MonkeyPatch) -> Audi
 
 
 def test_each_workspace_keeps_what_its_plan_says(monkeypatch: pytest.MonkeyPatch) -> None:
-    free = Workspace.objects.create(name="Free", plan=Plan.objects.get(slug="free"))  # 7 days
-    pro = Workspace.objects.create(name="Pro", plan=Plan.objects.get(slug="pro"))  # 365 days
+    free = workspace_create(name="Free", plan="free")  # 7 days
+    pro = workspace_create(name="Pro", plan="pro")  # 365 days
     month_ago = timezone.now() - timedelta(days=30)
     old_free, old_pro = (
         event_at(free.public_id, month_ago, monkeypatch),
@@ -53,7 +53,7 @@ def test_each_workspace_keeps_what_its_plan_says(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_second_run_removes_nothing_more(monkeypatch: pytest.MonkeyPatch) -> None:
-    free = Workspace.objects.create(name="Free", plan=Plan.objects.get(slug="free"))
+    free = workspace_create(name="Free", plan="free")
     event_at(free.public_id, timezone.now() - timedelta(days=30), monkeypatch)
 
     audit_retention_apply_all()

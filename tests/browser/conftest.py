@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.admin.tenants import Tenants, make_tenants
+from tests.workspaces.admin.tenants import Tenants, make_tenants
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 PASSWORD = "browser-test-password-1"

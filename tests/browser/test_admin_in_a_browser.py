@@ -9,9 +9,10 @@ import requests
 from django.test import Client
 
 from sts.sessions import session_issue
-from tests.admin.tenants import Tenants
 from tests.browser.conftest import log_in, screenshot
-from tests.mint.conftest import ADMITS_ACME_APP, CALLER, World, mint
+from tests.factories import CALLER, World
+from tests.sts.mint.conftest import ADMITS_ACME_APP, mint
+from tests.workspaces.admin.tenants import Tenants
 from workspaces.models import Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
