@@ -44,7 +44,7 @@ DEFAULT_POLICY_NAME = "default"
 MAX_GITHUB_LOOKUPS_PER_MINT = 10
 
 # What the audit event of a mint keeps in full; everything else is counted. With these, the facts of
-# the largest request the API accepts stay under 12 KiB (tests/mint/test_mint_audit_size.py).
+# the largest request the API accepts stay under 12 KiB (tests/sts/mint/test_mint_audit_size.py).
 AUDIT_NAMES = 10
 AUDIT_DECISIONS = 10
 AUDIT_PROBLEMS_PER_POLICY = 2

@@ -7,7 +7,7 @@ chooses between.
   grants; what each role may do comes from `workspaces.access.ROLE_PERMISSIONS`.
 - `OperatorOnlyAdmin`: rows no customer sees (used OIDC tokens, Django users and groups).
 
-A model admin that extends neither fails `tests/admin/test_scoping.py`, so no model reaches the admin
+A model admin that extends neither fails `tests/workspaces/admin/test_scoping.py`, so no model reaches the admin
 without a decided scope.
 """
 

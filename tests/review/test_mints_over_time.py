@@ -10,7 +10,7 @@ import pytest
 from audit.models import AuditEvent
 from audit.selectors import audit_events_for, mints_over_time
 from audit.services import audit_record
-from tests.audit_pages.conftest import redated
+from tests.review.conftest import redated
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from tests.audit_pages.conftest import People, signed_in
+from tests.review.conftest import People, signed_in
 
 
 def _links(body: str) -> list[str]:

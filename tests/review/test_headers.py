@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.audit_pages.conftest import People, signed_in
+from tests.review.conftest import People, signed_in
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "audit"
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.audit_pages.conftest import People, signed_in
+from tests.review.conftest import People, signed_in
 
 PAGES = ("audit:list", "audit:export-csv", "audit:export-jsonl")
 

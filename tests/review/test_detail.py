@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.audit_pages.conftest import People, signed_in
+from tests.review.conftest import People, signed_in
 
 
 def _page(client: Client, people: People, pk: int) -> str:

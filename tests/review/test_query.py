@@ -10,7 +10,7 @@ import pytest
 from audit.models import AuditEvent
 from audit.query import MAX_QUERY_LENGTH, AuditQueryError, query_filter, query_terms, query_with
 from audit.services import audit_record
-from tests.audit_pages.conftest import redated
+from tests.review.conftest import redated
 
 pytestmark = pytest.mark.django_db
 
