@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "workspaces",
     "audit",
     "sts",
+    "sts.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,11 @@ if not DEBUG and not GITHUB_APP_ID:
 GITHUB_CA_BUNDLE = env.raw("GITHUB_CA_BUNDLE")  # extra CA file, e.g. the simulator's or a GHES's
 GITHUB_HTTP_TIMEOUT = env.integer("GITHUB_HTTP_TIMEOUT", 10, minimum=1, maximum=60)
 GITHUB_CONSISTENCY_SECONDS = env.integer("GITHUB_CONSISTENCY_SECONDS", 10, minimum=0, maximum=120)  # 401/403 window
+# Secrets that sign webhook deliveries (X-Hub-Signature-256): the current one first, and during a rotation
+# the one being retired, comma-separated; a delivery signed with any of them is accepted.
+GITHUB_WEBHOOK_SECRETS = env.secrets("GITHUB_WEBHOOK_SECRETS")
+if not DEBUG and not GITHUB_WEBHOOK_SECRETS:
+    raise ConfigError("GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.")
 
 # --- STS ---
 STS_OIDC_ISSUERS = env.urls("STS_OIDC_ISSUERS", ["https://token.actions.githubusercontent.com"])
