@@ -100,6 +100,7 @@ def installation_repository_moved(*, repository: Repository, request_id: str) ->
             .select_related("installation__workspace")
             .filter(github_id=repository.id)
         )
+        known = {row.full_name for row in rows}
         for row in rows:
             old_name = row.full_name
             if row.installation.account_login.lower() != owner:
@@ -117,7 +118,7 @@ def installation_repository_moved(*, repository: Repository, request_id: str) ->
             )
     if not rows:
         return []
-    return sorted({row.full_name for row in rows} | {repository.full_name})
+    return sorted(known | {repository.full_name})
 
 
 def installation_owner_of_repository(*, repository_id: int, installation_id: int | None) -> GitHubInstallation | None:

@@ -110,7 +110,7 @@ def _dispatch(event: WebhookEvent, *, request_id: str) -> str | None:
         names = installation_repository_moved(repository=event.repository, request_id=request_id)
         for name in names:
             policy_files_invalidate(full_name=name)
-        return f"Repository {event.repository.id} is now {event.repository.full_name}." if len(names) > 1 else None
+        return f"Repository {event.repository.id} is now {event.repository.full_name}." if names else None
     return _push(event, request_id=request_id)
 
 
