@@ -111,6 +111,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-oidc-token-uses": {"task": "sts.tasks.expired_records_purge", "schedule": 600.0},
     "audit-retention": {"task": "workspaces.tasks.audit_retention_apply_all", "schedule": 24 * 3600.0},
+    # Repairs what a lost webhook missed (GitHub never redelivers by itself).
+    "installations-reconcile": {"task": "sts.webhooks.tasks.installations_reconcile", "schedule": 3600.0},
 }
 # How long events that name no workspace (refusals before any workspace was known) are kept.
 AUDIT_UNSCOPED_RETENTION_DAYS = env.integer("AUDIT_UNSCOPED_RETENTION_DAYS", 365, minimum=1, maximum=3650)

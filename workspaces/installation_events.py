@@ -19,6 +19,7 @@ from audit.services import audit_record
 from github_app.client import Installation, Repository
 from github_app.webhooks import InstallationEvent, InstallationRepositoriesEvent
 from workspaces.models import GitHubInstallation, InstallationRepository
+from workspaces.services import installation_link
 
 WEBHOOK_ACTOR = {"actor": "github", "actor_kind": "webhook"}
 AUDITED_NAMES_AT_MOST = 100  # an event lists this many repository names; the count says how many changed
@@ -193,3 +194,37 @@ def _rows_upsert(*, installation: GitHubInstallation, repositories: list[Reposit
             row.full_name = repository.full_name
             row.save()
     InstallationRepository.objects.bulk_create(fresh.values(), batch_size=_BATCH, ignore_conflicts=True)
+
+
+def installation_reconcile(*, installation: GitHubInstallation, request_id: str) -> bool:
+    """Re-reads an owned installation and its repositories from GitHub and records them, repairing
+    what a lost webhook missed; a difference is one audit event. Returns whether anything changed.
+    Raises InstallationNotFound and the `github_app.errors.GitHubError` family as `installation_link` does."""
+    before = _snapshot(installation)
+    record = installation_link(workspace=installation.workspace, installation_github_id=installation.github_id)
+    after = _snapshot(record)
+    if before == after:
+        return False
+    old_repositories, new_repositories = set(before.pop("repositories")), set(after.pop("repositories"))
+    installation_event_record(
+        action=AuditEvent.Action.INSTALLATION_RECONCILED,
+        installation=record,
+        request_id=request_id,
+        detail={
+            "old": before,
+            "new": after,
+            "added": sorted(name for _, name in new_repositories - old_repositories)[:AUDITED_NAMES_AT_MOST],
+            "removed": sorted(name for _, name in old_repositories - new_repositories)[:AUDITED_NAMES_AT_MOST],
+        },
+    )
+    return True
+
+
+def _snapshot(installation: GitHubInstallation) -> dict[str, Any]:
+    fresh = GitHubInstallation.objects.get(pk=installation.pk)
+    return {
+        "suspended": fresh.is_suspended,
+        "permissions": fresh.permissions,
+        "repository_selection": fresh.repository_selection,
+        "repositories": sorted(fresh.repositories.values_list("github_id", "full_name")),
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -93,6 +94,16 @@ def webhook_delivery_failed(*, delivery_pk: int, error_tag: str) -> None:
     """Records that a delivery's work failed for good (after the task's retries); the admin lists it."""
     WebhookDelivery.objects.filter(pk=delivery_pk).exclude(status=Status.DONE).update(
         status=Status.FAILED, error_tag=error_tag[:64], processed_at=timezone.now()
+    )
+
+
+def webhook_deliveries_stale(*, older_than: timedelta) -> list[int]:
+    """Deliveries still queued `older_than` after they arrived: their task never ran or never finished."""
+    cutoff = timezone.now() - older_than
+    return list(
+        WebhookDelivery.objects.filter(status=Status.QUEUED, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:1000]
     )
 
 
