@@ -22,6 +22,6 @@ class WebhookDeliveryAdmin(OperatorOnlyAdmin):
         "received_at",
     )
     list_filter = ("status", "event")
-    search_fields = ("guid", "installation_github_id")
+    search_fields = ("guid", "event", "error_tag")
     date_hierarchy = "received_at"
     exclude = ("payload",)  # large, and nothing in it is needed to see why a delivery failed
