@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from github_app.client import Installation, Repository
@@ -166,14 +167,15 @@ def _installation(value: object) -> Installation:
     if not all(isinstance(level, str) for level in permissions.values()):
         raise WebhookPayloadInvalid("installation.permissions must map names to levels.")
     suspended_at = body.get("suspended_at")
-    if suspended_at is not None and not isinstance(suspended_at, str):
-        raise WebhookPayloadInvalid("installation.suspended_at must be a time or null.")
+    if suspended_at is not None and not _is_time(suspended_at):
+        raise WebhookPayloadInvalid("installation.suspended_at must be an ISO 8601 time or null.")
     return Installation(
         id=_identifier(body.get("id"), "installation.id"),
-        account_login=_string(account.get("login"), "installation.account.login"),
+        # GitHub's logins have at most 39 characters; our records keep 100.
+        account_login=_string(account.get("login"), "installation.account.login", longest=100),
         account_id=_identifier(account.get("id"), "installation.account.id"),
-        account_type=_string(account.get("type"), "installation.account.type"),
-        repository_selection=_string(body.get("repository_selection"), "installation.repository_selection"),
+        account_type=_string(account.get("type"), "installation.account.type", longest=20),
+        repository_selection=_string(body.get("repository_selection"), "installation.repository_selection", longest=20),
         permissions={str(name): str(level) for name, level in permissions.items()},
         suspended_at=suspended_at,
     )
@@ -199,6 +201,16 @@ def _repository(value: object, field: str) -> Repository:
     return Repository(id=_identifier(body.get("id"), f"{field}.id"), full_name=full_name)
 
 
+def _is_time(value: object) -> bool:
+    if not isinstance(value, str) or len(value) > 40:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
 def _mapping(value: object, field: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise WebhookPayloadInvalid(f"{field} must be an object.")
@@ -212,9 +224,9 @@ def _identifier(value: object, field: str) -> int:
     return value
 
 
-def _string(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise WebhookPayloadInvalid(f"{field} must be a non-empty string of at most 255 characters.")
+def _string(value: object, field: str, *, longest: int = 255) -> str:
+    if not isinstance(value, str) or not value or len(value) > longest:
+        raise WebhookPayloadInvalid(f"{field} must be a non-empty string of at most {longest} characters.")
     return value
 
 
