@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -20,9 +22,6 @@ URL = "/webhooks/github"
 
 
 def signature(secret: str, body: bytes) -> str:
-    import hashlib
-    import hmac
-
     return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 

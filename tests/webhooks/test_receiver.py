@@ -13,7 +13,7 @@ from sts.webhooks.models import WebhookDelivery
 from sts.webhooks.receiver import MAX_BODY_BYTES
 from workspaces.models import GitHubInstallation
 
-from .conftest import RETIRED_SECRET, SECRET, Sender, installation_payload, owned_installation
+from .conftest import RETIRED_SECRET, SECRET, Sender, installation_payload, owned_installation, signature
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +190,25 @@ def test_a_delivery_whose_work_fails_for_good_is_recorded_as_failed(sender: Send
     assert redelivered.status_code == 202
     assert WebhookDelivery.objects.get(guid=guid).status == "done"
     assert GitHubInstallation.objects.get(github_id=42).is_suspended
+
+
+def test_the_secrets_and_the_signature_never_reach_an_answer_a_log_or_a_record(
+    sender: Sender, settings, caplog
+) -> None:
+    settings.GITHUB_WEBHOOK_SECRETS = [SECRET, "the-second-secret"]
+    owned_installation(42)
+    caplog.set_level("DEBUG")
+    payload = installation_payload("suspend", 42)
+    signed = signature(SECRET, json.dumps(payload).encode())
+
+    answers = [
+        sender.send("installation", payload),
+        sender.send("installation", payload, secret=RETIRED_SECRET),
+        sender.send("installation", None, body=b"not json"),
+    ]
+
+    seen = " ".join(answer.content.decode() for answer in answers) + caplog.text
+    seen += json.dumps(list(WebhookDelivery.objects.values()), default=str)
+    seen += json.dumps(list(AuditEvent.objects.values("identity", "detail")), default=str)
+    for secret in (SECRET, "the-second-secret", RETIRED_SECRET, signed.removeprefix("sha256=")):
+        assert secret not in seen
