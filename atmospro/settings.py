@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "workspaces",
     "audit",
     "sts",
+    "sts.webhooks",
     # The audit review pages (/audit/): above the three apps it reads, imported by nothing but the URLs.
     "review",
 ]
@@ -114,6 +115,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-oidc-token-uses": {"task": "sts.tasks.expired_records_purge", "schedule": 600.0},
     "audit-retention": {"task": "workspaces.tasks.audit_retention_apply_all", "schedule": 24 * 3600.0},
+    # Repairs what a lost webhook missed (GitHub never redelivers by itself).
+    "installations-reconcile": {"task": "sts.webhooks.tasks.installations_reconcile", "schedule": 3600.0},
 }
 # How long events that name no workspace (refusals before any workspace was known) are kept.
 AUDIT_UNSCOPED_RETENTION_DAYS = env.integer("AUDIT_UNSCOPED_RETENTION_DAYS", 365, minimum=1, maximum=3650)
@@ -181,6 +184,11 @@ if not DEBUG and not GITHUB_APP_ID:
 GITHUB_CA_BUNDLE = env.raw("GITHUB_CA_BUNDLE")  # extra CA file, e.g. the simulator's or a GHES's
 GITHUB_HTTP_TIMEOUT = env.integer("GITHUB_HTTP_TIMEOUT", 10, minimum=1, maximum=60)
 GITHUB_CONSISTENCY_SECONDS = env.integer("GITHUB_CONSISTENCY_SECONDS", 10, minimum=0, maximum=120)  # 401/403 window
+# Secrets that sign webhook deliveries (X-Hub-Signature-256): the current one first, and during a rotation
+# the one being retired, comma-separated; a delivery signed with any of them is accepted.
+GITHUB_WEBHOOK_SECRETS = env.secrets("GITHUB_WEBHOOK_SECRETS")
+if not DEBUG and not GITHUB_WEBHOOK_SECRETS:
+    raise ConfigError("GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.")
 
 # --- STS ---
 STS_OIDC_ISSUERS = env.urls("STS_OIDC_ISSUERS", ["https://token.actions.githubusercontent.com"])

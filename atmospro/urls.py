@@ -7,6 +7,7 @@ from sts import health
 from sts.api.exchange import OidcExchangeView
 from sts.api.mint import MintView, RevokeView
 from sts.views import trust_policy_schema
+from sts.webhooks.receiver import github_webhook
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/sts", MintView.as_view(), name="sts-mint"),
     path("api/v1/sts/revoke", RevokeView.as_view(), name="sts-revoke"),
     path("schemas/v1alpha1/trust-policy.json", trust_policy_schema, name="trust-policy-schema"),
+    path("webhooks/github", github_webhook, name="github-webhook"),
     path("admin/", admin.site.urls),
     path("audit/", include("review.urls")),
 ]

@@ -29,6 +29,16 @@ class AuditEvent(models.Model):
         WORKSPACE_CALLER_RULES_CHANGED = "pro.atmos.workspace.caller_rules_changed", "Caller rules changed"
         WORKSPACE_STAFF_CHANGE = "pro.atmos.workspace.staff_change", "Change by operator staff"
         AUDIT_RETENTION_APPLIED = "pro.atmos.audit.retention_applied", "Old events removed by retention"
+        # What GitHub's webhooks told us about a workspace's installations and its policy files.
+        INSTALLATION_CREATED = "pro.atmos.installation.created", "Installation created at GitHub"
+        INSTALLATION_DELETED = "pro.atmos.installation.deleted", "Installation deleted at GitHub"
+        INSTALLATION_SUSPENDED = "pro.atmos.installation.suspended", "Installation suspended"
+        INSTALLATION_UNSUSPENDED = "pro.atmos.installation.unsuspended", "Installation unsuspended"
+        INSTALLATION_PERMISSIONS_ACCEPTED = "pro.atmos.installation.permissions_accepted", "New permissions accepted"
+        INSTALLATION_REPOSITORIES_CHANGED = "pro.atmos.installation.repositories_changed", "Repositories changed"
+        INSTALLATION_REPOSITORY_MOVED = "pro.atmos.installation.repository_moved", "Repository renamed or transferred"
+        INSTALLATION_RECONCILED = "pro.atmos.installation.reconciled", "Installation repaired by reconciliation"
+        POLICY_INVALIDATED = "pro.atmos.policy.invalidated", "Cached trust policies forgotten after a push"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"

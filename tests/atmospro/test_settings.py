@@ -35,6 +35,7 @@ SETTINGS_VARIABLES = (
     "GITHUB_APP_PRIVATE_KEY",
     "STS_SESSION_SIGNING_KEY",
     "STS_SESSION_PREVIOUS_KEYS",
+    "GITHUB_WEBHOOK_SECRETS",
 )
 
 
@@ -73,6 +74,7 @@ def production_env(tmp_path: Path, keys: dict[str, str]) -> dict[str, str]:
         "SECRET_KEY": "k3y-" + "x7Qp2Lm9Rt4Vw8Zb1Nc6Hd3Jf5Gs0Ka" * 2,
         "GITHUB_APP_PRIVATE_KEY": keys["rsa"],
         "STS_SESSION_SIGNING_KEY": keys["p256"],
+        "GITHUB_WEBHOOK_SECRETS": "whsec-" + "q8Lm2Rt7Vw4Zb9Nc" * 2,
     }
     env = _base_env(tmp_path)
     for name, value in secrets.items():
@@ -308,6 +310,10 @@ def test_it_reads_a_secret_from_its_file(tmp_path: Path, keys: dict[str, str]) -
             "STS_SESSION_SIGNING_KEY (or STS_SESSION_SIGNING_KEY_FILE) is required when DEBUG is False.",
         ),
         ("GITHUB_APP_ID", "GITHUB_APP_ID is required when DEBUG is False."),
+        (
+            "GITHUB_WEBHOOK_SECRETS",
+            "GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.",
+        ),
         ("ALLOWED_HOSTS", "ALLOWED_HOSTS is required when DEBUG is False."),
     ],
 )
@@ -318,10 +324,13 @@ def test_production_refuses_to_start_without_each_of_its_settings(
     _refused(env, message)
 
 
-def test_production_starts_without_webhook_secrets_which_nothing_reads(production_env: dict[str, str]) -> None:
-    script = LOAD_SETTINGS + "; print(hasattr(settings, 'GITHUB_WEBHOOK_SECRETS'))"
+def test_production_reads_the_webhook_secrets_from_their_file(production_env: dict[str, str]) -> None:
+    script = (
+        LOAD_SETTINGS
+        + "; print(settings.GITHUB_WEBHOOK_SECRETS == [open(os.environ['GITHUB_WEBHOOK_SECRETS_FILE']).read()])"
+    )
     result = _start(production_env, "-c", script)
-    assert result.stdout.strip() == "False", result.stderr
+    assert result.stdout.strip() == "True", result.stderr
 
 
 def test_production_does_not_invent_a_session_key(production_env: dict[str, str], tmp_path: Path) -> None:
