@@ -61,3 +61,16 @@ def test_a_second_run_removes_nothing_more(monkeypatch: pytest.MonkeyPatch) -> N
 
     assert again == {}
     assert AuditCheckpoint.objects.count() == 1
+
+
+def test_chains_of_workspaces_that_are_gone_follow_the_unscoped_retention(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.AUDIT_UNSCOPED_RETENTION_DAYS = 10
+    gone = event_at("ws_deleted_or_never_was", timezone.now() - timedelta(days=30), monkeypatch)
+
+    removed = audit_retention_apply_all()
+
+    assert removed == {"ws_deleted_or_never_was": gone.sequence}
+    assert not AuditEvent.objects.filter(pk=gone.pk).exists()
+    call_command("audit_verify")

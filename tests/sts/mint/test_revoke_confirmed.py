@@ -5,6 +5,8 @@ token held in memory only, until GitHub confirms or the token expires."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -173,3 +175,26 @@ def test_a_confirmation_is_recorded_once_and_keeps_the_first_time(world, minted)
 def test_the_database_refuses_a_revocation_recorded_without_its_request(world, minted):
     with pytest.raises(IntegrityError), transaction.atomic():
         MintedToken.objects.update(revoked_at=timezone.now())
+
+
+def test_a_token_already_being_retried_gets_no_second_retry():
+    retrier = RevocationRetries(workers=1, max_pending=10, first_pause=0.05, longest_pause=0.05)
+    token = "ghs_" + "r" * 40
+    soon = timezone.now() + timedelta(seconds=1)
+    hold = threading.Event()
+    retrier._retry = lambda *_: hold.wait(5)  # a retry that is still running
+
+    first = retrier.submit(token=token, issued_at=timezone.now(), expires_at=soon)
+    second = retrier.submit(token=token, issued_at=timezone.now(), expires_at=soon)
+    other = retrier.submit(token="ghs_" + "s" * 40, issued_at=timezone.now(), expires_at=soon)
+    hold.set()
+
+    assert first is not None and second is None and other is not None
+    first.result(timeout=5)
+    # Once the first retry ended (its done-callback runs just after its result is set), the token may
+    # be retried again.
+    deadline = time.monotonic() + 5
+    again = None
+    while again is None and time.monotonic() < deadline:
+        again = retrier.submit(token=token, issued_at=timezone.now(), expires_at=soon)
+    assert again is not None
