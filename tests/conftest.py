@@ -11,7 +11,7 @@ from django.db import connection
 
 from github_app.credentials import github_memory_clear
 
-pytest_plugins = ["githubsim.pytest_plugin"]
+pytest_plugins = ["githubsim.pytest_plugin", "tests.celery_worker"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
