@@ -59,7 +59,8 @@ class AuditedApiView(APIView):
 
     def session(self, request: Request) -> StsSession:
         """The verified session of a route whose authentication is `ActionsSessionAuthentication`."""
-        assert isinstance(request.auth, StsSession)
+        if not isinstance(request.auth, StsSession):  # a route wired without the session authentication
+            raise InvalidSession()
         return request.auth
 
     def perform_authentication(self, request: Request) -> None:
