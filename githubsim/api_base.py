@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jwt
 
 from githubsim.control import handle_control
-from githubsim.server_base import DOCS, Abort, Reply, SimulatorServer, error, not_found
+from githubsim.server_base import DOCS, Abort, QuietHandler, Reply, SimulatorServer, error, not_found
 from githubsim.state import InstallationToken, Repository, SimulatorState
 
 Route = tuple[str, re.Pattern[str], str]  # (method, path pattern, endpoint name: handler `ep_<name>`)
@@ -53,18 +53,9 @@ class StateServer(SimulatorServer):
         super().__init__(address, handler)
 
 
-class ApiHandlerBase(BaseHTTPRequestHandler):
+class ApiHandlerBase(QuietHandler):
     server: StateServer
     routes: ClassVar[list[Route]] = []  # the concrete handler lists every group's routes
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in separate writes; with Nagle's algorithm on, a kept-alive connection
-    # waits for the client's delayed ACK (~40 ms) before the body, which no real GitHub does.
-    disable_nagle_algorithm = True
-    server_version = "GitHub.com"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines carry no secret, but test output stays readable."""
 
     @property
     def sim(self) -> SimulatorState:

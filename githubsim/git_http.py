@@ -15,12 +15,11 @@ import socket
 import ssl
 import struct
 import subprocess
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from githubsim.gitstore import git_env
-from githubsim.server_base import SimulatorServer
+from githubsim.server_base import QuietHandler, SimulatorServer
 from githubsim.state import Repository, SimulatorState
 
 ROUTE = re.compile(
@@ -51,17 +50,9 @@ class GitServer(SimulatorServer):
                 tls_socket.close()
 
 
-class GitHandler(BaseHTTPRequestHandler):
+class GitHandler(QuietHandler):
     server: GitServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in separate writes; with Nagle's algorithm on, a kept-alive connection
-    # waits for the client's delayed ACK (~40 ms) before the body, which no real GitHub does.
-    disable_nagle_algorithm = True
     server_version = "GitHub Babel 2.0"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent."""
 
     def do_GET(self) -> None:
         self._handle()

@@ -11,12 +11,12 @@ and the answer is JSON only when asked for with ``Accept: application/json``.
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from githubsim.api_base import StateServer
 from githubsim.oauth import REFRESH_TOKEN_LIFETIME_SECONDS, USER_TOKEN_LIFETIME_SECONDS
+from githubsim.server_base import QuietHandler
 from githubsim.state import SimulatorState
 
 DOC_ERRORS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
@@ -32,15 +32,8 @@ class WebServer(StateServer):
         super().__init__(address, sim, WebHandler)
 
 
-class WebHandler(BaseHTTPRequestHandler):
+class WebHandler(QuietHandler):
     server: WebServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "GitHub.com"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the query carries one-use codes."""
 
     @property
     def sim(self) -> SimulatorState:
