@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # The API's OpenAPI description (/api/v1/schema/) and its docs page, with Swagger UI from our static files.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "workspaces",
     "audit",
     "sts",
@@ -163,6 +166,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "sts.envelope.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "oidc_exchange": env.string("STS_EXCHANGE_THROTTLE", "120/minute"),
         # Per workspace, and per calling repository within it: the mint and the revocation together.
@@ -170,6 +174,24 @@ REST_FRAMEWORK = {
         "sts_caller": env.string("STS_CALLER_THROTTLE", "120/minute"),
     },
     "NUM_PROXIES": env.integer("NUM_PROXIES", 0, minimum=0, maximum=10),
+}
+
+# The API's description (sts/api/schema.py): only the /api/v1/ routes, Swagger UI's files from the sidecar
+# package through our static files (no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Atmos Pro STS",
+    "DESCRIPTION": "Short-lived, read-only GitHub tokens for GitHub Actions jobs, by trust policy: the server side "
+    "of the Atmos CLI's `atmos/pro` auth provider. Every answer, errors of every layer included, is one JSON "
+    "envelope (`request`, `status`, `success`, `errorTag`, `errorMessage`, `traceId`, `context`, `data`).",
+    "VERSION": "v1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["sts.api.schema.only_api_routes"],
+    # Enums stay inline (no enum components): each envelope's `errorTag` lists its own tags.
+    "POSTPROCESSING_HOOKS": ["sts.api.schema.describe_response_headers"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- GitHub ---

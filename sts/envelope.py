@@ -22,7 +22,9 @@ REQUEST_ID_HEADER = "X-Request-Id"
 API_PREFIX = "/api/"
 _current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-_TAG_FOR_STATUS = {
+# The tag and sentence of each refusal that the framework answers before our code runs (the API's
+# description lists them per status from here too).
+FRAMEWORK_ERRORS = {
     400: ("MalformedRequest", "The request is malformed."),
     401: ("Unauthorized", "Authentication failed."),
     403: ("Forbidden", "This request is not allowed."),
@@ -97,7 +99,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if not isinstance(exc, drf.APIException):
         return None
     status = exc.status_code
-    tag, message = _TAG_FOR_STATUS.get(status, ("Error", "The request failed."))
+    tag, message = FRAMEWORK_ERRORS.get(status, ("Error", "The request failed."))
     headers: dict[str, str] = {}
     if isinstance(exc, drf.ParseError):
         message = "The request body is not valid JSON."
@@ -143,7 +145,7 @@ class ApiErrorMiddleware:
             return response
         if response.status_code >= 500:
             return JsonResponse(error_body(request, StsError()), status=response.status_code)
-        tag, message = _TAG_FOR_STATUS.get(response.status_code, ("Error", "The request failed."))
+        tag, message = FRAMEWORK_ERRORS.get(response.status_code, ("Error", "The request failed."))
         body = envelope(
             request_id=request_id_of(request), status=response.status_code, error_tag=tag, error_message=message
         )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -12,20 +15,62 @@ from rest_framework.response import Response
 from audit.models import AuditEvent
 from sts.api.base import ActionsSessionAuthentication, AuditedApiView
 from sts.api.parsing import StrictCharField
+from sts.api.schema import route_responses
 from sts.envelope import success_response
-from sts.errors import InvalidMintRequest
+from sts.errors import (
+    CallerNoLongerInstalled,
+    CallerNotAdmitted,
+    InvalidMintRequest,
+    InvalidSession,
+    NotAnActionsSession,
+    StsNotEntitled,
+)
 from sts.mint import token_mint
-from sts.revocation import token_revoke
+from sts.policy.names import POLICY_NAME_PATTERN
+from sts.reasons import Reason
+from sts.revocation import TokenNotFound, token_revoke
 from sts.throttles import CallerRepositoryThrottle, WorkspaceThrottle
+
+MAX_SOURCE_CHARS = 300
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": MAX_SOURCE_CHARS},
+        "maxItems": settings.STS_MAX_SOURCES,
+        "nullable": True,
+        "description": "`owner/repo` names of the source repositories to read; absent, null or empty: every "
+        "repository of the workspace whose policy admits the caller. A name that breaks GitHub's naming rules "
+        "is excluded (`invalid_source_name`), not refused. More names than the workspace's plan allows (at most "
+        f"{settings.STS_MAX_SOURCES}) is an `InvalidMintRequest`.",
+    }
+)
+class SourcesField(serializers.ListField):
+    """Checked for more names than allowed by the mint itself (the plan's limit), with a sentence of its own."""
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        # An empty name is described beside this pattern by drf-spectacular (the field allows blank).
+        "pattern": f"^{POLICY_NAME_PATTERN}$",
+        "description": "The trust policy file to read in each source, `.atmos/pro/sts/<policyName>.yaml`; "
+        "absent, null or empty: `default`.",
+    }
+)
+class PolicyNameField(StrictCharField):
+    """Checked against the pattern by the mint itself, with a sentence of its own."""
 
 
 class MintInputSerializer(serializers.Serializer):
-    sources = serializers.ListField(
-        child=StrictCharField(max_length=300, allow_blank=True, trim_whitespace=False),
+    sources = SourcesField(
+        child=StrictCharField(max_length=MAX_SOURCE_CHARS, allow_blank=True, trim_whitespace=False),
         required=False,
         allow_null=True,
     )
-    policyName = StrictCharField(
+    policyName = PolicyNameField(
         required=False, allow_null=True, allow_blank=True, max_length=200, trim_whitespace=False
     )
 
@@ -34,20 +79,25 @@ class RevokeInputSerializer(serializers.Serializer):
     token = StrictCharField(write_only=True, max_length=4096, trim_whitespace=False)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
+class GitHubTimeField(serializers.CharField):
+    """RFC 3339 in UTC, exactly as GitHub returned it."""
+
+
 class TokenOutputSerializer(serializers.Serializer):
     """One `data.tokens[]` entry of the wire contract: the only place a token value leaves us."""
 
     host = serializers.CharField()
     owner = serializers.CharField()
-    token = serializers.CharField()
-    expiresAt = serializers.CharField(source="expires_at")
+    token = serializers.CharField(help_text="The installation token (`ghs_…`), read-only, short-lived.")
+    expiresAt = GitHubTimeField(source="expires_at")
     repositories = serializers.ListField(child=serializers.CharField())
     permissions = serializers.DictField(child=serializers.CharField())
 
 
 class ExclusionOutputSerializer(serializers.Serializer):
     repo = serializers.CharField(source="name")
-    reason = serializers.CharField()
+    reason = serializers.ChoiceField(choices=[reason.value for reason in Reason])
 
 
 class MintOutputSerializer(serializers.Serializer):
@@ -91,9 +141,23 @@ class _SessionView(AuditedApiView):
     throttle_classes = [WorkspaceThrottle, CallerRepositoryThrottle]
 
 
+# What each route answers besides the framework's refusals (`sts.api.schema`).
+SESSION_ERRORS = (NotAnActionsSession, InvalidSession, InvalidMintRequest)
+MINT_ERRORS = (*SESSION_ERRORS, StsNotEntitled, CallerNotAdmitted, CallerNoLongerInstalled)
+REVOKE_ERRORS = (*SESSION_ERRORS, TokenNotFound)
+
+
 class MintView(_SessionView):
     audit_action = AuditEvent.Action.STS_MINT
 
+    @extend_schema(
+        operation_id="sts_mint",
+        summary="Mint installation tokens for the source repositories whose trust policy admits the caller",
+        description="One token per (installation, permission set); each requested source ends either in one "
+        "token's `repositories` or in `excluded` with one reason. Everything excluded is still a success.",
+        request=MintInputSerializer,
+        responses=route_responses(data=MintOutputSerializer(), errors=MINT_ERRORS, name="Mint"),
+    )
     def post(self, request: Request) -> Response:
         body = _validated(request, MintInputSerializer)
         result = token_mint(
@@ -108,6 +172,14 @@ class MintView(_SessionView):
 class RevokeView(_SessionView):
     audit_action = AuditEvent.Action.STS_REVOKE
 
+    @extend_schema(
+        operation_id="sts_revoke",
+        summary="Revoke a token this workspace minted",
+        description="`confirmed` says whether GitHub already confirmed the revocation; when it did not, it is "
+        "retried in the background until GitHub does or the token expires.",
+        request=RevokeInputSerializer,
+        responses=route_responses(data=RevokeOutputSerializer(), errors=REVOKE_ERRORS, name="Revoke"),
+    )
     def post(self, request: Request) -> Response:
         body = _validated(request, RevokeInputSerializer)
         revocation = token_revoke(session=self.session(request), token=body["token"], trail=self.trail)
