@@ -9,7 +9,7 @@ PYTEST := $(BIN)/pytest
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/atmospro
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run migrate collectstatic test test-postgres test-celery lint format demo-flow
+.PHONY: install run migrate collectstatic test test-postgres test-celery test-schema lint format demo-flow
 
 install: $(STAMP)
 
@@ -44,6 +44,12 @@ test-postgres: install
 
 test-celery: install
 	DATABASE_URL=$(POSTGRES_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PYTEST) -m celery
+
+# schemathesis on every /api/v1/ route of a live server (simulator, seeded SQLite, gunicorn, free loopback
+# ports, all in a temporary directory), from the server's own OpenAPI description; stops what it started.
+SCHEMA_EXAMPLES ?= 100
+test-schema: install
+	env -u DATABASE_URL -u CELERY_BROKER_URL -u CACHE_URL $(BIN)/python -m demo.schema_fuzz --max-examples $(SCHEMA_EXAMPLES)
 
 lint: install
 	$(BIN)/ruff check .

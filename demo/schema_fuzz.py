@@ -1,7 +1,7 @@
 """Fuzzes the API from its own description (`make test-schema`): a live server, schemathesis on every route.
 
-``python -m demo.schema_fuzz [--max-examples N]`` starts, each on a free loopback port and with its state in
-a temporary directory, the GitHub simulator and gunicorn over a fresh SQLite database seeded like the demo
+``python -m demo.schema_fuzz [--max-examples N] [-- ST_RUN_OPTIONS]`` starts, each on a free loopback port
+and with its state in a temporary directory, the GitHub simulator and gunicorn over a fresh SQLite database seeded like the demo
 (`demo.seed`); takes a real OIDC token from the simulator's issuer and exchanges it for a session; runs
 schemathesis against ``/api/v1/schema/`` with the session as the mint's and the revocation's bearer
 (`demo/schemathesis.toml`); stops everything it started, and exits with schemathesis's status.
@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,7 +124,7 @@ def session_for(base_url: str, simulator: SimulatorClient, workspace_id: str) ->
     return str(body["data"]["token"])
 
 
-def fuzz(*, base_url: str, session: str, max_examples: int, report_dir: Path) -> int:
+def fuzz(*, base_url: str, session: str, max_examples: int, report_dir: Path, work: Path, extra: list[str]) -> int:
     command = [
         str(BIN / "st"),
         "--config-file",
@@ -131,6 +133,8 @@ def fuzz(*, base_url: str, session: str, max_examples: int, report_dir: Path) ->
         f"{base_url}/api/v1/schema/?format=json",
         "--url",
         base_url,
+        "--checks",
+        "all",
         "--max-examples",
         str(max_examples),
         "--workers",
@@ -141,14 +145,33 @@ def fuzz(*, base_url: str, session: str, max_examples: int, report_dir: Path) ->
         "junit",
         "--report-dir",
         str(report_dir),
+        *extra,
     ]
-    return subprocess.run(command, cwd=ROOT, env={**os.environ, "SCHEMA_FUZZ_SESSION": session}, check=False).returncode
+    # In the scratch directory: schemathesis keeps a cache of its findings in its working directory.
+    env = {**os.environ, "SCHEMA_FUZZ_SESSION": session}
+    return subprocess.run(command, cwd=work, env=env, check=False).returncode
+
+
+ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>/api/v1/[^ ?]*)[^"]*" (?P<status>\d{3}) ')
+
+
+def print_answers(server_log: Path) -> None:
+    """How often each route answered each status (from gunicorn's access log): what the run reached."""
+    counts = Counter(
+        (match["path"], match["method"], match["status"])
+        for match in map(ACCESS_LINE.search, server_log.read_text(errors="replace").splitlines())
+        if match is not None
+    )
+    print("\nAnswers of the server during the run (route, method, status: count):")
+    for (path, method, status), count in sorted(counts.items()):
+        print(f"    {path:<28} {method:<8} {status}: {count}")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.schema_fuzz", description=__doc__.split("\n")[0])
-    parser.add_argument("--max-examples", type=int, default=60, help="schemathesis examples per operation")
+    parser.add_argument("--max-examples", type=int, default=100, help="schemathesis examples per operation")
     parser.add_argument("--report-dir", type=Path, default=ROOT / "var" / "schema-fuzz")
+    parser.add_argument("extra", nargs="*", help="more options for `st run`, after --")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="schema-fuzz-") as scratch:
         work = Path(scratch)
@@ -167,13 +190,19 @@ def main(argv: list[str]) -> int:
             port = free_port()
             base_url = f"http://127.0.0.1:{port}"
             server_command = [str(BIN / "gunicorn"), "atmospro.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-            server_command += ["--workers", "2", "--graceful-timeout", "5"]
+            server_command += ["--workers", "2", "--graceful-timeout", "5", "--access-logfile", "-"]
             with started(server_command, env=env, log=server_log) as server_process:
                 wait_for("The server", lambda: answers(f"{base_url}/healthz"), process=server_process, log=server_log)
                 session = session_for(base_url, simulator, workspace_id)
                 status = fuzz(
-                    base_url=base_url, session=session, max_examples=args.max_examples, report_dir=args.report_dir
+                    base_url=base_url,
+                    session=session,
+                    max_examples=args.max_examples,
+                    report_dir=args.report_dir.resolve(),
+                    work=work,
+                    extra=args.extra,
                 )
+            print_answers(server_log)
             if status != 0:
                 sys.stderr.write("--- server log ---\n" + server_log.read_text(errors="replace")[-20000:])
     return status

@@ -57,6 +57,11 @@ class AuditedApiView(APIView):
             self.trail.write(status=500, error_tag=StsError.tag, message=StsError.message)
             raise
 
+    @property
+    def allowed_methods(self) -> list[str]:
+        """The `Allow` header of a 405: OPTIONS is refused like any method the route does not take."""
+        return [method for method in super().allowed_methods if method != "OPTIONS"]
+
     def session(self, request: Request) -> StsSession:
         """The verified session of a route whose authentication is `ActionsSessionAuthentication`."""
         if not isinstance(request.auth, StsSession):  # a route wired without the session authentication
