@@ -1,10 +1,11 @@
 """Fuzzes the API from its own description (`make test-schema`): a live server, schemathesis on every route.
 
-``python -m demo.schema_fuzz [--max-examples N] [-- ST_RUN_OPTIONS]`` starts, each on a free loopback port
-and with its state in a temporary directory, the GitHub simulator and gunicorn over a fresh SQLite database seeded like the demo
-(`demo.seed`); takes a real OIDC token from the simulator's issuer and exchanges it for a session; runs
-schemathesis against ``/api/v1/schema/`` with the session as the mint's and the revocation's bearer
-(`demo/schemathesis.toml`); stops everything it started, and exits with schemathesis's status.
+``python -m demo.schema_fuzz [--max-examples N] [-- ST_RUN_OPTIONS]`` starts, each on a free loopback
+port and with its state in a temporary directory, the GitHub simulator and gunicorn over a fresh SQLite
+database seeded like the demo (`demo.seed`); takes a real OIDC token from the simulator's issuer and
+exchanges it for a session; runs schemathesis with every check against ``/api/v1/schema/``, with the
+session as the mint's and the revocation's bearer (`demo/schemathesis.toml`); prints how often each
+route answered each status; stops everything it started, and exits with schemathesis's status.
 
 The throttles are raised for the run, so that the examples reach the routes' own code instead of mostly
 answering 429 (which the description covers). The session is handed to schemathesis through the
