@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -157,6 +157,14 @@ class MintView(_SessionView):
         "token's `repositories` or in `excluded` with one reason. Everything excluded is still a success.",
         request=MintInputSerializer,
         responses=route_responses(data=MintOutputSerializer(), errors=MINT_ERRORS, name="Mint"),
+        examples=[
+            OpenApiExample(
+                "Two sources",
+                value={"sources": ["acme/terraform-modules", "acme/legacy-modules"], "policyName": "default"},
+                request_only=True,
+            ),
+            OpenApiExample("Every admitted repository of the workspace", value={}, request_only=True),
+        ],
     )
     def post(self, request: Request) -> Response:
         body = _validated(request, MintInputSerializer)

@@ -43,6 +43,7 @@ def browser() -> Iterator[Any]:
     options.binary_location = str(shutil.which("chromium"))
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for CSP violations
     driver = webdriver.Chrome(service=Service(str(shutil.which("chromedriver"))), options=options)
     driver.implicitly_wait(5)
     try:
