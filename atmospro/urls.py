@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
 from sts import health
-from sts.api.docs import ApiDocsView
+from sts.api.docs import ApiDocsView, ApiSchemaView
 from sts.api.exchange import OidcExchangeView
 from sts.api.mint import MintView, RevokeView
 from sts.views import trust_policy_schema
@@ -17,7 +16,7 @@ urlpatterns = [
     path("api/v1/auth/github-oidc", OidcExchangeView.as_view(), name="oidc-exchange"),
     path("api/v1/sts", MintView.as_view(), name="sts-mint"),
     path("api/v1/sts/revoke", RevokeView.as_view(), name="sts-revoke"),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/schema/", ApiSchemaView.as_view(), name="api-schema"),
     path("api/v1/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("schemas/v1alpha1/trust-policy.json", trust_policy_schema, name="trust-policy-schema"),
     path("webhooks/github", github_webhook, name="github-webhook"),

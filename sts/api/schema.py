@@ -139,11 +139,10 @@ def _one_of(schema_type: str, values: Iterable[object], help_text: str) -> seria
     return OneOf(help_text=help_text)
 
 
-def _envelope_fields(status: int | None, success: bool) -> dict[str, serializers.Field]:
-    statuses = [status] if status is not None else [200]
+def _envelope_fields(status: int, success: bool) -> dict[str, serializers.Field]:
     return {
         "request": serializers.CharField(help_text="An id for this request (also the `X-Request-Id` header)."),
-        "status": _one_of("integer", statuses, "The HTTP status, repeated."),
+        "status": _one_of("integer", [status], "The HTTP status, repeated."),
         "success": _one_of("boolean", [success], "Whether the request succeeded."),
         "traceId": serializers.CharField(help_text="The id support finds the audit event and the logs by."),
     }
@@ -163,7 +162,7 @@ def _failure_envelope(status: int, tags: tuple[str, ...]) -> serializers.Seriali
 
 
 def _success_envelope(name: str, data: serializers.Serializer) -> serializers.Serializer:
-    return inline_serializer(name=f"{name}Success", fields={**_envelope_fields(None, success=True), "data": data})
+    return inline_serializer(name=f"{name}Success", fields={**_envelope_fields(200, success=True), "data": data})
 
 
 def describe_response_headers(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

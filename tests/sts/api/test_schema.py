@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
-from sts.api import exchange, mint  # noqa: F401  (every route's errors are defined once its view is)
+from sts.api import docs, exchange, mint  # noqa: F401  (every route's errors are defined once its view is)
 from sts.api.schema import FRAMEWORK_STATUSES
 from sts.envelope import FRAMEWORK_ERRORS
 from sts.errors import StsError
@@ -129,3 +130,18 @@ def test_generating_it_passes_spectaculars_validation_without_a_warning(tmp_path
         "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"), stdout=io.StringIO()
     )
     assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3.0.3")
+
+
+def test_it_is_generated_once_per_process_then_served_as_it_is(client, monkeypatch):
+    generated = []
+    original = SchemaGenerator.get_schema
+
+    def counted(self: SchemaGenerator, *args: Any, **kwargs: Any) -> Any:
+        generated.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    monkeypatch.setattr(docs._GeneratedOnce, "_schema", None)
+    answers = [client.get("/api/v1/schema/?format=json").json() for _ in range(3)]
+    assert len(generated) == 1
+    assert answers[0] == answers[1] == answers[2]
