@@ -165,10 +165,24 @@ def _success_envelope(name: str, data: serializers.Serializer) -> serializers.Se
     return inline_serializer(name=f"{name}Success", fields={**_envelope_fields(200, success=True), "data": data})
 
 
+# A minted token is what the revocation takes: the link lets a client (and schemathesis's stateful
+# phase) follow a mint with the revocation of its first token.
+_MINT_LINKS = {
+    "RevokeFirstToken": {
+        "operationId": "sts_revoke",
+        "requestBody": {"token": "$response.body#/data/tokens/0/token"},
+        "description": "Revoke the first token this mint returned.",
+    }
+}
+
+
 def describe_response_headers(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """drf-spectacular's postprocessing hook: the headers every answer carries (and 429's `Retry-After`)."""
+    """drf-spectacular's postprocessing hook: the headers every answer carries (and 429's `Retry-After`),
+    and the link from a mint's success to the revocation of its token."""
     for path in result.get("paths", {}).values():
         for operation in path.values():
             for status, response in operation.get("responses", {}).items():
                 response["headers"] = {**_HEADERS, **(_RETRY_AFTER if str(status) == "429" else {})}
+                if operation.get("operationId") == "sts_mint" and str(status) == "200":
+                    response["links"] = _MINT_LINKS
     return result

@@ -145,3 +145,9 @@ def test_it_is_generated_once_per_process_then_served_as_it_is(client, monkeypat
     answers = [client.get("/api/v1/schema/?format=json").json() for _ in range(3)]
     assert len(generated) == 1
     assert answers[0] == answers[1] == answers[2]
+
+
+def test_a_mints_success_links_to_the_revocation_of_its_first_token(schema):
+    links = schema["paths"]["/api/v1/sts"]["post"]["responses"]["200"]["links"]
+    assert links["RevokeFirstToken"]["operationId"] == schema["paths"]["/api/v1/sts/revoke"]["post"]["operationId"]
+    assert links["RevokeFirstToken"]["requestBody"] == {"token": "$response.body#/data/tokens/0/token"}
