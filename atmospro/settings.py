@@ -186,6 +186,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "v1",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,  # the reasons are their own description
     "PREPROCESSING_HOOKS": ["sts.api.schema.only_api_routes"],
     # Enums stay inline (no enum components): each envelope's `errorTag` lists its own tags.
     "POSTPROCESSING_HOOKS": ["sts.api.schema.describe_response_headers"],

@@ -17,6 +17,7 @@ from sts.api import docs, exchange, mint  # noqa: F401  (every route's errors ar
 from sts.api.schema import FRAMEWORK_STATUSES
 from sts.envelope import FRAMEWORK_ERRORS
 from sts.errors import StsError
+from sts.reasons import Reason
 
 from .openapi import served_schema
 
@@ -151,3 +152,8 @@ def test_a_mints_success_links_to_the_revocation_of_its_first_token(schema):
     links = schema["paths"]["/api/v1/sts"]["post"]["responses"]["200"]["links"]
     assert links["RevokeFirstToken"]["operationId"] == schema["paths"]["/api/v1/sts/revoke"]["post"]["operationId"]
     assert links["RevokeFirstToken"]["requestBody"] == {"token": "$response.body#/data/tokens/0/token"}
+
+
+def test_every_exclusion_reason_is_listed(schema):
+    reasons = schema["components"]["schemas"]["ExclusionOutput"]["properties"]["reason"]["enum"]
+    assert reasons == [reason.value for reason in Reason]
