@@ -62,7 +62,7 @@ def _flat(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.pk,
         "created_at": event.created_at.isoformat(),
-        "action": event.action,
+        "action": event.event_type,
         "outcome": event.outcome,
         "error_tag": event.error_tag,
         "workspace": event.workspace_public_id,

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.models import AuditEvent
+from audit import event_types
 from sts.api.base import ActionsSessionAuthentication, AuditedApiView
 from sts.api.parsing import StrictCharField
 from sts.envelope import success_response
@@ -92,7 +92,7 @@ class _SessionView(AuditedApiView):
 
 
 class MintView(_SessionView):
-    audit_action = AuditEvent.Action.STS_MINT
+    audit_action = event_types.MINT
 
     def post(self, request: Request) -> Response:
         body = _validated(request, MintInputSerializer)
@@ -106,7 +106,7 @@ class MintView(_SessionView):
 
 
 class RevokeView(_SessionView):
-    audit_action = AuditEvent.Action.STS_REVOKE
+    audit_action = event_types.REVOKE
 
     def post(self, request: Request) -> Response:
         body = _validated(request, RevokeInputSerializer)

@@ -39,7 +39,7 @@ def test_the_jsonl_holds_one_event_per_line(people: People, client: Client) -> N
 
     assert [line["id"] for line in lines] == [people.a.refusal.pk, people.a.mint.pk]
     assert lines[1]["sources"][0]["fingerprint"] == people.a.minted.fingerprint
-    assert lines[1]["type"] == "sts.mint" and lines[1]["hash"] == people.a.mint.hash
+    assert lines[1]["type"] == "pro.atmos.sts.token_minted" and lines[1]["hash"] == people.a.mint.hash
 
 
 @pytest.mark.parametrize("name", ["audit:export-csv", "audit:export-jsonl"])
@@ -52,7 +52,7 @@ def test_an_export_never_holds_the_token_itself(people: People, client: Client, 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(people: People, client: Client, start: str) -> None:
     audit_record(
-        action=AuditEvent.Action.OIDC_EXCHANGE,
+        action=AuditEvent.Action.OIDC_TOKEN_EXCHANGE_FAILURE,
         outcome=AuditEvent.Outcome.DENIED,
         request_id="req_formula",
         workspace_public_id=people.a.workspace.public_id,
