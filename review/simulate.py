@@ -133,7 +133,7 @@ class SimulationForm(forms.Form):
         label="Trust policy (YAML)",
         max_length=MAX_POLICY_BYTES,
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 18, "cols": 80, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "spellcheck": "false"}),
     )
     policy_name = forms.CharField(
         label="Policy name", initial="default", max_length=64, help_text="The file's name: <name>.yaml."
@@ -143,7 +143,7 @@ class SimulationForm(forms.Form):
         required=False,
         max_length=MAX_CLAIMS_CHARS,
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80, "spellcheck": "false"}),
     )
     event = forms.IntegerField(label="or a recorded event's id", required=False, min_value=1, max_value=2**63 - 1)
     workspace = forms.ChoiceField(label="Workspace (its write-token switch)", required=False)
