@@ -22,4 +22,5 @@ urlpatterns = [
     path("webhooks/github", github_webhook, name="github-webhook"),
     path("admin/", admin.site.urls),
     path("audit/", include("review.urls")),
+    path("policies/", include("review.policy_urls")),
 ]

@@ -13,12 +13,17 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
+from audit import event_types
+
 
 class AuditEvent(models.Model):
     class Action(models.TextChoices):
-        OIDC_EXCHANGE = "oidc.exchange", "OIDC exchange"
-        STS_MINT = "sts.mint", "Token mint"
-        STS_REVOKE = "sts.revoke", "Token revocation"
+        # The API's requests; the type says how an exchange or a mint ended (`audit.event_types`).
+        OIDC_TOKEN_EXCHANGE_SUCCESS = event_types.OIDC_TOKEN_EXCHANGE_SUCCESS, "OIDC token exchanged"
+        OIDC_TOKEN_EXCHANGE_FAILURE = event_types.OIDC_TOKEN_EXCHANGE_FAILURE, "OIDC token exchange refused"
+        TOKEN_MINTED = event_types.TOKEN_MINTED, "Tokens minted"
+        MINT_DENIED = event_types.MINT_DENIED, "Mint refused"
+        TOKEN_REVOKED = event_types.TOKEN_REVOKED, "Token revocation"
         # Changes people make to a workspace's configuration (the actor is the person, not a run).
         ENTITLEMENT_PLAN_CHANGED = "pro.atmos.entitlement.plan_changed", "Plan changed"
         ENTITLEMENT_FEATURE_CHANGED = "pro.atmos.entitlement.feature_changed", "Plan feature changed"
@@ -39,6 +44,11 @@ class AuditEvent(models.Model):
         INSTALLATION_REPOSITORY_MOVED = "pro.atmos.installation.repository_moved", "Repository renamed or transferred"
         INSTALLATION_RECONCILED = "pro.atmos.installation.reconciled", "Installation repaired by reconciliation"
         POLICY_INVALIDATED = "pro.atmos.policy.invalidated", "Cached trust policies forgotten after a push"
+        # The names rows were stored under before the ones above; such rows are never rewritten, and are
+        # shown and searched under the names above (`event_type`, `audit.event_types`).
+        LEGACY_OIDC_EXCHANGE = event_types.LEGACY_OIDC_EXCHANGE, "OIDC exchange (legacy name)"
+        LEGACY_STS_MINT = event_types.LEGACY_STS_MINT, "Token mint (legacy name)"
+        LEGACY_STS_REVOKE = event_types.LEGACY_STS_REVOKE, "Token revocation (legacy name)"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"
@@ -73,7 +83,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.outcome} {self.repository or '?'} ({self.request_id})"
+        return f"{self.event_type} {self.outcome} {self.repository or '?'} ({self.request_id})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
@@ -82,6 +92,15 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise ValueError("Audit events are immutable.")
+
+    @property
+    def event_type(self) -> str:
+        """The `pro.atmos.*` type, a legacy row's included (`audit.event_types`)."""
+        return event_types.event_type(self.action, allowed=self.outcome == self.Outcome.ALLOWED)
+
+    @property
+    def event_type_label(self) -> str:
+        return str(self.Action(self.event_type).label) if self.event_type in self.Action.values else self.event_type
 
 
 class AuditChainHead(models.Model):

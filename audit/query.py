@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Exists, OuterRef, Q
 
+from audit.event_types import is_legacy, stored_forms
 from audit.models import AuditEvent, AuditSource
 
 # Bounds that keep a hostile query cheap to read and to run: a human never writes more.
@@ -26,15 +27,6 @@ MAX_VALUE_LENGTH = 255
 Outcome = AuditEvent.Outcome
 Action = AuditEvent.Action
 
-# GitHub-style event types (issue 11's vocabulary) -> the stored action and, where the type also
-# says how it ended, the outcomes it covers.
-EVENT_TYPES: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "pro.atmos.auth.oidc_token_exchange_success": (Action.OIDC_EXCHANGE, (Outcome.ALLOWED,)),
-    "pro.atmos.auth.oidc_token_exchange_failure": (Action.OIDC_EXCHANGE, (Outcome.DENIED, Outcome.ERROR)),
-    "pro.atmos.sts.token_minted": (Action.STS_MINT, (Outcome.ALLOWED,)),
-    "pro.atmos.sts.mint_denied": (Action.STS_MINT, (Outcome.DENIED, Outcome.ERROR)),
-    "pro.atmos.sts.token_revoked": (Action.STS_REVOKE, ()),
-}
 QUALIFIERS = ("repo", "source", "actor", "ref", "workflow", "action", "outcome", "reason", "created")
 
 # One term: an optional `-`, then `key:value` or a bare value; a value is a quoted string (with `\"`
@@ -160,15 +152,23 @@ def _source(value: str) -> Q:
     return Q(Exists(rows))
 
 
-def _action(value: str) -> Q:
-    lowered = value.lower()
-    if lowered in EVENT_TYPES:
-        action, outcomes = EVENT_TYPES[lowered]
-        return Q(action=action, outcome__in=outcomes) if outcomes else Q(action=action)
-    if lowered in Action.values:
-        return Q(action=lowered)
-    known = ", ".join([*EVENT_TYPES, *sorted(Action.values)])
-    raise AuditQueryError(f"Unknown action '{value[:60]}'; known: {known}.")
+def event_type_filter(value: str) -> Q:
+    """The events of one type, the legacy rows that mean the same included (`audit.event_types.stored_forms`)."""
+    name = value.lower()
+    if name not in Action.values:
+        known = ", ".join(sorted(Action.values, key=is_legacy))  # the legacy names last
+        raise AuditQueryError(f"Unknown action '{value[:60]}'; known: {known}.")
+    forms = [_stored_form(action, allowed) for action, allowed in stored_forms(name)]
+    condition = forms[0]
+    for form in forms[1:]:
+        condition |= form
+    return condition
+
+
+def _stored_form(action: str, allowed: bool | None) -> Q:
+    if allowed is None:
+        return Q(action=action)
+    return Q(action=action, outcome=Outcome.ALLOWED) if allowed else Q(action=action) & ~Q(outcome=Outcome.ALLOWED)
 
 
 def _outcome(value: str) -> Q:
@@ -223,7 +223,7 @@ _COMPILERS: Mapping[str, Callable[[str], Q]] = {
     "actor": lambda value: Q(actor__iexact=value),
     "ref": lambda value: Q(ref=value),
     "workflow": lambda value: Q(workflow=value),
-    "action": _action,
+    "action": event_type_filter,
     "outcome": _outcome,
     "reason": _reason,
     "created": _created,

@@ -15,6 +15,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 
 from audit.chain import GENESIS_HASH, event_hash
+from audit.event_types import MINT, event_type
 from audit.models import AuditCheckpoint, AuditEvent, AuditSource
 from audit.query import AuditQueryError, query_filter
 
@@ -88,10 +89,20 @@ def audit_facets(*, events: QuerySet[AuditEvent], top: int = TOP_FACETS) -> Face
     )
     return Facets(
         outcomes=counted("outcome", events),
-        actions=counted("action", events),
+        actions=_types_counted(events, top=top),
         callers=counted("repository", events.exclude(repository="")),
         sources=[(row["name"], row["n"]) for row in sources],
     )
+
+
+def _types_counted(events: QuerySet[AuditEvent], *, top: int) -> list[tuple[str, int]]:
+    """Events per `pro.atmos.*` type, legacy rows counted under the name they mean."""
+    rows = events.order_by().values("action", "outcome").annotate(n=Count("id"))
+    counts: dict[str, int] = {}
+    for row in rows:
+        name = event_type(row["action"], allowed=row["outcome"] == AuditEvent.Outcome.ALLOWED)
+        counts[name] = counts.get(name, 0) + row["n"]
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class Bucket:
 def mints_over_time(*, events: QuerySet[AuditEvent], days_at_most: int = 400) -> list[Bucket]:
     """Allowed and refused mints per hour when the selected mints span two days or less, else per day
     (UTC), oldest first; the database counts, so the page reads one row per slice and outcome."""
-    mints = events.order_by().filter(action=AuditEvent.Action.STS_MINT)
+    mints = events.order_by().filter(action__in=MINT.actions)
     span = mints.aggregate(first=Min("created_at"), last=Max("created_at"))
     if span["first"] is None:
         return []

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from audit.event_types import Operation
 from audit.models import AuditEvent
 from audit.services import audit_record
 
@@ -22,7 +23,8 @@ MAX_DETAIL_BYTES = 16 * 1024
 
 
 class AuditTrail:
-    def __init__(self, *, action: str, request_id: str) -> None:
+    def __init__(self, *, action: str | Operation, request_id: str) -> None:
+        """`action` is the event's type, or for an API request the operation whose type its outcome picks."""
         self.action = action
         self.request_id = request_id
         self.workspace_public_id = ""
@@ -78,9 +80,13 @@ class AuditTrail:
         detail = dict(self.detail)
         if error_tag:
             detail.update(status=status, reason=message[:500])
+        outcome = _outcome(status=status, error_tag=error_tag, decided=self.outcome)
+        action = self.action
+        if isinstance(action, Operation):
+            action = action.type_for(allowed=outcome == AuditEvent.Outcome.ALLOWED)
         self._event = audit_record(
-            action=self.action,
-            outcome=_outcome(status=status, error_tag=error_tag, decided=self.outcome),
+            action=action,
+            outcome=outcome,
             request_id=self.request_id,
             workspace_public_id=self.workspace_public_id,
             identity=self.identity,

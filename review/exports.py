@@ -1,6 +1,6 @@
 """The filtered audit view as CSV or JSON Lines, one line at a time: the rows are read from the
 database in chunks (`.iterator()`) and written as they come, so memory stays constant however many
-events the query selects."""
+events the query selects. Each JSON line is the event's CloudEvents 1.0 envelope (`audit.cloudevents`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from audit.cloudevents import cloudevent
 from audit.models import AuditEvent
 
 CHUNK_SIZE = 1000
@@ -46,7 +47,7 @@ def csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
 
 def jsonl_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
     for event in _chunked(events):
-        yield json.dumps(_record(event), ensure_ascii=False, sort_keys=True) + "\n"
+        yield json.dumps(cloudevent(event), ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def _chunked(events: QuerySet[AuditEvent]) -> Iterable[AuditEvent]:
@@ -62,7 +63,7 @@ def _flat(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.pk,
         "created_at": event.created_at.isoformat(),
-        "action": event.action,
+        "action": event.event_type,
         "outcome": event.outcome,
         "error_tag": event.error_tag,
         "workspace": event.workspace_public_id,
@@ -75,24 +76,6 @@ def _flat(event: AuditEvent) -> dict[str, Any]:
         "environment": identity.get("environment", ""),
         "sources": sources,
         "request_id": event.request_id,
-        "hash": event.hash,
-    }
-
-
-def _record(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": event.pk,
-        "time": event.created_at.isoformat(),
-        "type": event.action,
-        "outcome": event.outcome,
-        "error_tag": event.error_tag,
-        "workspace": event.workspace_public_id,
-        "request_id": event.request_id,
-        "identity": event.identity,
-        "detail": event.detail,
-        "sources": [source.as_hashed() for source in _sources(event)],
-        "sequence": event.sequence,
-        "previous_hash": event.previous_hash,
         "hash": event.hash,
     }
 

@@ -1,5 +1,5 @@
-"""The security headers of the review pages, on every answer under their URL prefix (the refusals and
-"not found" pages included).
+"""The security headers of the review pages (`/audit/`, `/policies/`), on every answer under their URL
+prefixes (the refusals and "not found" pages included).
 
 The pages carry no inline script or style (one stylesheet from our static files, the chart as SVG
 elements with presentation attributes), so the policy needs no `unsafe-inline`; they are never framed,
@@ -31,12 +31,12 @@ class ReviewHeadersMiddleware:
         self.get_response = get_response
 
     @cached_property
-    def prefix(self) -> str:
-        return reverse("audit:list")
+    def prefixes(self) -> tuple[str, ...]:
+        return reverse("audit:list"), reverse("policies:simulate")
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if request.path_info.startswith(self.prefix):
+        if request.path_info.startswith(self.prefixes):
             response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
             response["X-Frame-Options"] = "DENY"
             response["Referrer-Policy"] = "same-origin"

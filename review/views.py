@@ -1,4 +1,5 @@
-"""The audit review pages: the search with its facets and chart, one event in full, and the exports.
+"""The audit review pages: the search with its facets and chart, one event in full, the exports, and
+the trust-policy simulator (`review.simulate`).
 
 Each view reads the readable workspaces (`review.access`), the query from the URL, and hands both to
 the audit log's selectors; a query that cannot be read is shown back with its sentence (status 400).
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.query import AuditQueryError, query_with
@@ -22,6 +23,7 @@ from audit.selectors import Cursor, audit_events_for, audit_facets, audit_page, 
 from review.access import audit_workspaces_for
 from review.chart import HEIGHT, WIDTH, chart_bars
 from review.exports import csv_lines, jsonl_lines
+from review.simulate import IDENTIFIED_ACTIONS, SimulationForm, simulation_initial
 from sts.models import MintedToken
 
 LOGIN_URL = "admin:login"
@@ -79,8 +81,24 @@ def audit_detail(request: HttpRequest, event_id: int) -> HttpResponse:
         "sources": [(source, _decision(detail, source.repository)) for source in sources],
         "tokens": _tokens(event, detail, sources, workspaces),
         "link_problem": event_link_problem(event),
+        "simulable": event.action in IDENTIFIED_ACTIONS and bool(identity),
     }
     return render(request, "audit/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required(login_url=LOGIN_URL)
+def policy_simulator(request: HttpRequest) -> HttpResponse:
+    workspaces = audit_workspaces_for(request)
+    if request.method != "POST":
+        initial = simulation_initial(event_id=request.GET.get("event", ""))
+        form = SimulationForm(initial=initial, workspaces=workspaces)
+        return render(request, "policies/simulate.html", {"form": form})
+    form = SimulationForm(request.POST, workspaces=workspaces)
+    if not form.is_valid():
+        return render(request, "policies/simulate.html", {"form": form}, status=400)
+    context = {"form": form, "simulation": form.simulation(), "switch_workspace": form.switch_workspace()}
+    return render(request, "policies/simulate.html", context)
 
 
 @require_GET

@@ -16,7 +16,9 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html_join
 
+from audit.event_types import event_type, is_legacy
 from audit.models import AuditEvent
+from audit.query import event_type_filter
 from workspaces import landing
 from workspaces.access import ROLE_PERMISSIONS
 from workspaces.admin_site import (
@@ -311,6 +313,22 @@ EXPORT_COLUMNS = (
 )
 
 
+class EventTypeFilter(admin.SimpleListFilter):
+    """By `pro.atmos.*` type; the legacy rows that mean the same are listed with their type."""
+
+    title = "type"
+    parameter_name = "type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(value, str(label)) for value, label in AuditEvent.Action.choices if not is_legacy(value)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        value = self.value()
+        if value not in AuditEvent.Action.values:
+            return queryset
+        return queryset.filter(event_type_filter(value))
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(WorkspaceScopedAdmin):
     """The audit log, read-only: rows are written by `audit.services.audit_record` and never changed
@@ -322,7 +340,7 @@ class AuditEventAdmin(WorkspaceScopedAdmin):
     permitted_actions = frozenset({"view"})
     list_display = (
         "created_at",
-        "action",
+        "event_type",
         "outcome",
         "error_tag",
         "workspace_public_id",
@@ -331,7 +349,7 @@ class AuditEventAdmin(WorkspaceScopedAdmin):
         "actor",
         "request_id",
     )
-    list_filter = ("action", "outcome", "error_tag", "workspace_public_id", "created_at")
+    list_filter = (EventTypeFilter, "outcome", "error_tag", "workspace_public_id", "created_at")
     search_fields = ("request_id", "workspace_public_id", "repository", "actor", "ref", "workflow", "run_id")
     date_hierarchy = "created_at"
     actions = ("export_csv",)
@@ -343,8 +361,11 @@ class AuditEventAdmin(WorkspaceScopedAdmin):
         response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
         writer = csv.writer(response)
         writer.writerow(EXPORT_COLUMNS)
+        action, outcome = EXPORT_COLUMNS.index("action"), EXPORT_COLUMNS.index("outcome")
         for row in queryset.order_by("-created_at", "-id").values_list(*EXPORT_COLUMNS).iterator():
-            writer.writerow([_spreadsheet_safe(value) for value in row])
+            cells = list(row)
+            cells[action] = event_type(cells[action], allowed=cells[outcome] == AuditEvent.Outcome.ALLOWED)
+            writer.writerow([_spreadsheet_safe(value) for value in cells])
         return response
 
 

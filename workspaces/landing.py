@@ -14,6 +14,7 @@ from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from audit.event_types import EXCHANGE, MINT, Operation
 from audit.models import AuditEvent
 from workspaces.models import Workspace
 
@@ -21,7 +22,7 @@ from workspaces.models import Workspace
 # bound on the page's cost for a busy one.
 OPTED_IN_TOKENS_READ = 5000
 REFUSALS_SHOWN = 20
-_DECISIONS = (AuditEvent.Action.OIDC_EXCHANGE, AuditEvent.Action.STS_MINT)
+_DECISIONS = (*EXCHANGE.actions, *MINT.actions)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def mints_per_month(*, workspace: Workspace, months: int = 12) -> list[tuple[dat
     rows = (
         AuditEvent.objects.filter(
             workspace_public_id=workspace.public_id,
-            action=AuditEvent.Action.STS_MINT,
+            action__in=MINT.actions,
             outcome=AuditEvent.Outcome.ALLOWED,
             created_at__gte=since,
         )
@@ -66,14 +67,16 @@ def recent_outcomes(*, workspace: Workspace, hours: int = 24) -> RecentOutcomes:
     events = AuditEvent.objects.filter(
         workspace_public_id=workspace.public_id, action__in=_DECISIONS, created_at__gte=since
     )
-    counts: dict[tuple[str, bool], int] = {}
+    # Per operation and outcome: a legacy row counts with the events that carry its new name.
+    counts: dict[tuple[Operation, bool], int] = {}
     for row in events.values("action", "outcome").annotate(n=Count("id")).order_by():
-        key = (row["action"], row["outcome"] == AuditEvent.Outcome.ALLOWED)
+        operation = MINT if row["action"] in MINT.actions else EXCHANGE
+        key = (operation, row["outcome"] == AuditEvent.Outcome.ALLOWED)
         counts[key] = counts.get(key, 0) + row["n"]
     return RecentOutcomes(
         since=since,
-        mints_allowed=counts.get((AuditEvent.Action.STS_MINT, True), 0),
-        mints_refused=counts.get((AuditEvent.Action.STS_MINT, False), 0),
-        exchanges_refused=counts.get((AuditEvent.Action.OIDC_EXCHANGE, False), 0),
+        mints_allowed=counts.get((MINT, True), 0),
+        mints_refused=counts.get((MINT, False), 0),
+        exchanges_refused=counts.get((EXCHANGE, False), 0),
         refusals=list(events.exclude(outcome=AuditEvent.Outcome.ALLOWED).order_by("-created_at")[:REFUSALS_SHOWN]),
     )

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.event_types import Operation
 from audit.trail import AuditTrail
 from sts.api.parsing import BoundedJSONParser
 from sts.envelope import request_id_of
@@ -40,7 +41,7 @@ class ActionsSessionAuthentication(BaseAuthentication):
 
 
 class AuditedApiView(APIView):
-    audit_action: ClassVar[str]
+    audit_action: ClassVar[Operation]
     parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     authentication_classes = []
@@ -93,4 +94,4 @@ class AuditedApiView(APIView):
             who = f"{session.workspace.public_id}:{session.identity.get('repository_id', '')}"
         else:
             who = client_address(request)
-        return f"sts:throttled-audited:{self.audit_action}:{who}"
+        return f"sts:throttled-audited:{self.audit_action.legacy}:{who}"

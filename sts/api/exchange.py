@@ -8,7 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.models import AuditEvent
+from audit import event_types
 from sts.api.base import AuditedApiView
 from sts.api.parsing import StrictCharField
 from sts.api.schema import route_responses
@@ -54,7 +54,7 @@ EXCHANGE_ERRORS = (
 class OidcExchangeView(AuditedApiView):
     """Exchanges a GitHub Actions OIDC token for a session of the workspace (see ``sts.exchange``)."""
 
-    audit_action = AuditEvent.Action.OIDC_EXCHANGE
+    audit_action = event_types.EXCHANGE
     permission_classes = [AllowAny]
     throttle_classes = [OidcExchangeThrottle]
 

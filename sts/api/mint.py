@@ -12,7 +12,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from audit.models import AuditEvent
+from audit import event_types
 from sts.api.base import ActionsSessionAuthentication, AuditedApiView
 from sts.api.parsing import StrictCharField
 from sts.api.schema import route_responses
@@ -148,7 +148,7 @@ REVOKE_ERRORS = (*SESSION_ERRORS, TokenNotFound)
 
 
 class MintView(_SessionView):
-    audit_action = AuditEvent.Action.STS_MINT
+    audit_action = event_types.MINT
 
     @extend_schema(
         operation_id="sts_mint",
@@ -178,7 +178,7 @@ class MintView(_SessionView):
 
 
 class RevokeView(_SessionView):
-    audit_action = AuditEvent.Action.STS_REVOKE
+    audit_action = event_types.REVOKE
 
     @extend_schema(
         operation_id="sts_revoke",

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def event() -> AuditEvent:
     return audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.ALLOWED,
         request_id="req_immutable",
         workspace_public_id="ws_test",
@@ -65,5 +65,5 @@ def test_the_database_refuses_a_raw_sql_delete(event: AuditEvent) -> None:
 
 
 def test_the_database_still_accepts_new_events(event: AuditEvent) -> None:
-    audit_record(action=AuditEvent.Action.STS_REVOKE, outcome=AuditEvent.Outcome.ALLOWED, request_id="req_second")
+    audit_record(action=AuditEvent.Action.TOKEN_REVOKED, outcome=AuditEvent.Outcome.ALLOWED, request_id="req_second")
     assert AuditEvent.objects.count() == 2

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def record(workspace: str = "ws_a", **detail: Any) -> AuditEvent:
     return audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.ALLOWED,
         request_id="req_chain",
         workspace_public_id=workspace,
@@ -211,7 +211,7 @@ def test_concurrent_writers_of_one_workspace_leave_no_fork_and_no_gap() -> None:
 
 def record_mint_with_sources() -> AuditEvent:
     return audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.ALLOWED,
         request_id="req_sources",
         workspace_public_id="ws_a",

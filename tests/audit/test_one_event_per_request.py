@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from audit import event_types
 from audit.models import AuditEvent
 from githubsim.simulator import GitHubSimulator
 from sts.sessions import session_issue
@@ -17,9 +18,9 @@ EXCHANGE = "/api/v1/auth/github-oidc"
 MINT = "/api/v1/sts"
 REVOKE = "/api/v1/sts/revoke"
 ENDPOINTS = {
-    EXCHANGE: AuditEvent.Action.OIDC_EXCHANGE,
-    MINT: AuditEvent.Action.STS_MINT,
-    REVOKE: AuditEvent.Action.STS_REVOKE,
+    EXCHANGE: event_types.EXCHANGE,
+    MINT: event_types.MINT,
+    REVOKE: event_types.REVOKE,
 }
 
 
@@ -66,7 +67,8 @@ def test_each_way_a_request_ends_leaves_exactly_one_event(
     events = list(AuditEvent.objects.order_by("-id")[: AuditEvent.objects.count() - before])
     assert len(events) == 1, f"{way} on {path} left {len(events)} events"
     event = events[0]
-    assert (event.action, event.request_id) == (ENDPOINTS[path], body["traceId"])
+    expected = ENDPOINTS[path].type_for(allowed=event.outcome == AuditEvent.Outcome.ALLOWED)
+    assert (event.action, event.request_id) == (expected, body["traceId"])
     assert event.error_tag == body.get("errorTag", "")
 
 
@@ -88,7 +90,7 @@ def test_a_bug_behind_an_endpoint_is_one_error_event_and_a_500_envelope(
     response = _post(client, path, caller, "valid")
 
     assert (response.status_code, response.json()["errorTag"]) == (500, "InternalError")
-    event = AuditEvent.objects.get(action=ENDPOINTS[path])
+    event = AuditEvent.objects.get(action=ENDPOINTS[path].failed)
     assert (event.outcome, event.error_tag, event.request_id) == ("error", "InternalError", response["X-Request-Id"])
 
 
@@ -97,7 +99,7 @@ def test_a_request_without_a_session_is_one_denied_event(caller: dict[str, Any],
     response = client.post(path, data={}, content_type="application/json", HTTP_AUTHORIZATION="Bearer nonsense")
 
     assert response.status_code == 401
-    event = AuditEvent.objects.get(action=ENDPOINTS[path])
+    event = AuditEvent.objects.get(action=ENDPOINTS[path].failed)
     assert (event.outcome, event.error_tag, event.workspace_public_id, event.identity) == (
         "denied",
         "InvalidSession",
@@ -127,7 +129,7 @@ def test_a_throttled_caller_leaves_one_event_a_minute_and_another_caller_is_not_
 
     assert statuses.count(429) == 8
     assert other.status_code != 429
-    throttled = AuditEvent.objects.filter(action=AuditEvent.Action.STS_MINT, error_tag="Throttled")
+    throttled = AuditEvent.objects.filter(action=AuditEvent.Action.MINT_DENIED, error_tag="Throttled")
     assert throttled.count() == 1
     assert throttled.get().repository == "acme/app"
 

@@ -21,7 +21,7 @@ def event_at(workspace: str, when: Any, monkeypatch: pytest.MonkeyPatch) -> Audi
     with monkeypatch.context() as past:
         past.setattr("audit.services.timezone.now", lambda: when)
         return audit_record(
-            action=AuditEvent.Action.STS_MINT,
+            action=AuditEvent.Action.TOKEN_MINTED,
             outcome=AuditEvent.Outcome.ALLOWED,
             request_id="req_old",
             workspace_public_id=workspace,

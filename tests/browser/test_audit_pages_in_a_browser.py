@@ -28,7 +28,7 @@ def test_the_security_member_searches_opens_an_event_and_exports_only_their_work
     source, other = people.a.repository_name, people.b.repository_name
     for tenant, name in ((people.a, source), (people.b, other)):
         audit_record(
-            action=AuditEvent.Action.STS_MINT,
+            action=AuditEvent.Action.TOKEN_MINTED,
             outcome=AuditEvent.Outcome.ALLOWED,
             request_id="req_browser",
             workspace_public_id=tenant.workspace.public_id,

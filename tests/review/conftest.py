@@ -78,7 +78,7 @@ def make_tenant(key: str) -> Tenant:
         expires_at=expires,
     )
     mint = audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.ALLOWED,
         request_id=f"req_{key}_1",
         workspace_public_id=workspace.public_id,
@@ -92,7 +92,7 @@ def make_tenant(key: str) -> Tenant:
         sources=[{"repository": source, "github_id": 7, "decision": "granted", "rule": 0, "fingerprint": fingerprint}],
     )
     refusal = audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.MINT_DENIED,
         outcome=AuditEvent.Outcome.DENIED,
         request_id=f"req_{key}_2",
         workspace_public_id=workspace.public_id,

@@ -11,6 +11,7 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import reverse
 
+from audit.cloudevents import cloudevent
 from audit.models import AuditEvent
 from audit.services import audit_record
 from tests.review.conftest import People, signed_in
@@ -32,14 +33,17 @@ def test_the_csv_holds_the_filtered_events_with_their_sources(people: People, cl
     assert rows[0]["hash"] == people.a.refusal.hash and rows[0]["sha"] == "a" * 40
 
 
-def test_the_jsonl_holds_one_event_per_line(people: People, client: Client) -> None:
+def test_the_jsonl_holds_one_cloudevent_envelope_per_line(people: People, client: Client) -> None:
     signed_in(client, people.a.users["admin"])
 
     lines = [json.loads(line) for line in _streamed(client, "audit:export-jsonl").splitlines()]
 
-    assert [line["id"] for line in lines] == [people.a.refusal.pk, people.a.mint.pk]
-    assert lines[1]["sources"][0]["fingerprint"] == people.a.minted.fingerprint
-    assert lines[1]["type"] == "sts.mint" and lines[1]["hash"] == people.a.mint.hash
+    assert lines == [cloudevent(people.a.refusal), cloudevent(people.a.mint)]
+    assert [line["id"] for line in lines] == [str(people.a.refusal.pk), str(people.a.mint.pk)]
+    assert {line["specversion"] for line in lines} == {"1.0"}
+    assert lines[1]["data"]["targets"][0]["fingerprint"] == people.a.minted.fingerprint
+    assert lines[1]["type"] == "pro.atmos.sts.token_minted" and lines[1]["data"]["chain"]["hash"] == people.a.mint.hash
+    assert lines[1]["source"] == f"/workspaces/{people.a.workspace.public_id}"
 
 
 @pytest.mark.parametrize("name", ["audit:export-csv", "audit:export-jsonl"])
@@ -52,7 +56,7 @@ def test_an_export_never_holds_the_token_itself(people: People, client: Client, 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(people: People, client: Client, start: str) -> None:
     audit_record(
-        action=AuditEvent.Action.OIDC_EXCHANGE,
+        action=AuditEvent.Action.OIDC_TOKEN_EXCHANGE_FAILURE,
         outcome=AuditEvent.Outcome.DENIED,
         request_id="req_formula",
         workspace_public_id=people.a.workspace.public_id,

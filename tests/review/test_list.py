@@ -76,7 +76,7 @@ def test_a_forged_page_link_is_refused_with_a_sentence(people: People, client: C
 def test_the_pages_walk_every_event_once_in_order_without_offset(people: People, client: Client) -> None:
     for number in range(120):
         audit_record(
-            action=AuditEvent.Action.OIDC_EXCHANGE,
+            action=AuditEvent.Action.OIDC_TOKEN_EXCHANGE_SUCCESS,
             outcome=AuditEvent.Outcome.ALLOWED,
             request_id=f"req_page_{number}",
             workspace_public_id=people.a.workspace.public_id,
@@ -106,7 +106,7 @@ def test_a_facet_adds_its_qualifier_to_the_current_query(people: People, client:
     narrowed = {_query_of(link).get("q") for link in _links(body)}
     assert {
         "actor:acme-bot outcome:allowed",
-        "actor:acme-bot action:sts.mint",
+        "actor:acme-bot action:pro.atmos.sts.token_minted",
         f"actor:acme-bot repo:{people.a.caller}",
         f"actor:acme-bot source:{people.a.source}",
     } <= narrowed
@@ -116,7 +116,31 @@ def test_the_facets_count_only_the_selected_events(people: People, client: Clien
     body = signed_in(client, people.a.users["security"]).get(reverse("audit:list")).content.decode()
 
     assert re.search(r">denied</a> <span class=\"count\">1</span>", body)
-    assert re.search(r">sts\.mint</a> <span class=\"count\">2</span>", body)
+    assert re.search(r">pro\.atmos\.sts\.token_minted</a> <span class=\"count\">1</span>", body)
+    assert re.search(r">pro\.atmos\.sts\.mint_denied</a> <span class=\"count\">1</span>", body)
+
+
+def test_a_row_stored_under_a_legacy_name_is_shown_counted_and_found_under_its_new_name(
+    people: People, client: Client
+) -> None:
+    legacy = audit_record(
+        action=AuditEvent.Action.LEGACY_STS_MINT,
+        outcome=AuditEvent.Outcome.ALLOWED,
+        request_id="req_legacy",
+        workspace_public_id=people.a.workspace.public_id,
+        identity={"repository": "acme/legacy-caller"},
+    )
+    signed_in(client, people.a.users["security"])
+
+    everything = client.get(reverse("audit:list")).content.decode()
+    found = client.get(reverse("audit:list"), {"q": "action:pro.atmos.sts.token_minted"}).content.decode()
+    detail = client.get(reverse("audit:detail", args=[legacy.pk])).content.decode()
+
+    assert re.search(r">pro\.atmos\.sts\.token_minted</a> <span class=\"count\">2</span>", everything)
+    assert ">sts.mint<" not in everything
+    assert f"/audit/{legacy.pk}/" in found and f"/audit/{people.a.mint.pk}/" in found
+    assert f"/audit/{people.a.refusal.pk}/" not in found
+    assert "pro.atmos.sts.token_minted" in detail and "Tokens minted" in detail
 
 
 def test_a_facet_link_followed_selects_what_it_says(people: People, client: Client) -> None:
@@ -137,7 +161,9 @@ def test_the_chart_draws_mints_and_refusals_as_svg(people: People, client: Clien
 
 
 def test_no_chart_is_drawn_when_no_mint_is_selected(people: People, client: Client) -> None:
-    response = signed_in(client, people.a.users["security"]).get(reverse("audit:list"), {"q": "action:oidc.exchange"})
+    response = signed_in(client, people.a.users["security"]).get(
+        reverse("audit:list"), {"q": "action:pro.atmos.auth.oidc_token_exchange_success"}
+    )
 
     assert "<svg" not in response.content.decode()
 

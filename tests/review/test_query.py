@@ -15,11 +15,12 @@ from tests.review.conftest import redated
 pytestmark = pytest.mark.django_db
 
 A, D = AuditEvent.Action, AuditEvent.Outcome
-# name -> (created, action, outcome, error tag, identity, sources)
+# name -> (created, action, outcome, error tag, identity, sources); the requests' events here are stored
+# under their legacy names, which the `pro.atmos.*` names must find (a test below mixes both).
 EVENTS = {
     "infra-mint": (
         "2026-11-02T10:00:00",
-        A.STS_MINT,
+        A.LEGACY_STS_MINT,
         D.ALLOWED,
         "",
         {"repository": "acme/infra", "ref": "refs/heads/main", "actor": "octocat", "workflow": "deploy"},
@@ -27,7 +28,7 @@ EVENTS = {
     ),
     "infra-refused": (
         "2026-11-05T23:59:59",
-        A.STS_MINT,
+        A.LEGACY_STS_MINT,
         D.DENIED,
         "",
         {"repository": "acme/infra", "ref": "refs/heads/feature", "actor": "mallory", "workflow": "plan all"},
@@ -35,7 +36,7 @@ EVENTS = {
     ),
     "app-exchange": (
         "2026-11-07T12:00:00",
-        A.OIDC_EXCHANGE,
+        A.LEGACY_OIDC_EXCHANGE,
         D.ALLOWED,
         "",
         {"repository": "acme/app", "ref": "refs/heads/main", "actor": "octocat", "workflow": "ci"},
@@ -43,7 +44,7 @@ EVENTS = {
     ),
     "app-exchange-refused": (
         "2026-11-08T00:00:00",
-        A.OIDC_EXCHANGE,
+        A.LEGACY_OIDC_EXCHANGE,
         D.DENIED,
         "OidcTokenExpired",
         {"repository": "acme/app", "ref": "refs/heads/main", "actor": "octocat", "workflow": "ci"},
@@ -128,6 +129,48 @@ ALL = set(EVENTS)
 )
 def test_a_query_selects_exactly_its_rows(events: dict[str, int], query: str, names: set[str]) -> None:
     assert selected(events, query) == names
+
+
+TYPED = {
+    "legacy-mint": (A.LEGACY_STS_MINT, D.ALLOWED),
+    "legacy-mint-error": (A.LEGACY_STS_MINT, D.ERROR),
+    "new-mint": (A.TOKEN_MINTED, D.ALLOWED),
+    "new-mint-denied": (A.MINT_DENIED, D.DENIED),
+    "legacy-exchange-denied": (A.LEGACY_OIDC_EXCHANGE, D.DENIED),
+    "new-exchange": (A.OIDC_TOKEN_EXCHANGE_SUCCESS, D.ALLOWED),
+    "legacy-revoke-denied": (A.LEGACY_STS_REVOKE, D.DENIED),
+    "new-revoke": (A.TOKEN_REVOKED, D.ALLOWED),
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("action:pro.atmos.sts.token_minted", {"legacy-mint", "new-mint"}),
+        ("action:pro.atmos.sts.mint_denied", {"legacy-mint-error", "new-mint-denied"}),
+        ("action:pro.atmos.auth.oidc_token_exchange_success", {"new-exchange"}),
+        ("action:pro.atmos.auth.oidc_token_exchange_failure", {"legacy-exchange-denied"}),
+        ("action:pro.atmos.sts.token_revoked", {"legacy-revoke-denied", "new-revoke"}),
+        ("action:sts.mint", {"legacy-mint", "legacy-mint-error", "new-mint", "new-mint-denied"}),
+        ("action:sts.revoke", {"legacy-revoke-denied", "new-revoke"}),
+        ("-action:pro.atmos.sts.token_minted", set(TYPED) - {"legacy-mint", "new-mint"}),
+        ("action:PRO.ATMOS.STS.TOKEN_MINTED outcome:allowed", {"legacy-mint", "new-mint"}),
+    ],
+)
+def test_a_type_finds_its_events_under_either_name(query: str, names: set[str]) -> None:
+    ids = {
+        name: audit_record(action=action, outcome=outcome, request_id=f"req_{name}", workspace_public_id="ws_t").pk
+        for name, (action, outcome) in TYPED.items()
+    }
+
+    assert selected(ids, query) == names
+
+
+def test_every_stored_event_reads_under_a_pro_atmos_type() -> None:
+    for name, (action, outcome) in TYPED.items():
+        event = audit_record(action=action, outcome=outcome, request_id=f"req_{name}")
+        assert event.event_type.startswith("pro.atmos.") and event.event_type in A.values
+        assert AuditEvent.objects.filter(query_filter(f"action:{event.event_type}"), pk=event.pk).exists()
 
 
 @pytest.mark.parametrize(

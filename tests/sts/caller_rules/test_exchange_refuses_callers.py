@@ -63,7 +63,7 @@ def test_the_refusal_is_audited_with_the_caller_and_without_the_token(acme: Acme
     only_main_or_production(acme)
     token = acme.token(ref="refs/heads/feature")
     exchange(client, {"token": token, "workspaceId": acme.workspace.public_id})
-    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.OIDC_EXCHANGE)
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.OIDC_TOKEN_EXCHANGE_FAILURE)
     assert (event.outcome, event.error_tag, event.workspace_public_id) == (
         "denied",
         "CallerNotAdmitted",

@@ -184,7 +184,11 @@ def test_it_refuses_hostile_and_broken_requests(case: Case, acme: Acme, client: 
     assert body["traceId"] == body["request"] == response["X-Request-Id"]
     assert StsSession.objects.count() == 0
     event = AuditEvent.objects.get()
-    assert (event.action, event.outcome, event.error_tag) == ("oidc.exchange", "denied", case.tag)
+    assert (event.action, event.outcome, event.error_tag) == (
+        "pro.atmos.auth.oidc_token_exchange_failure",
+        "denied",
+        case.tag,
+    )
     assert event.request_id == body["traceId"]
     assert event.detail["reason"]
 
@@ -308,7 +312,8 @@ def test_it_exchanges_a_valid_token_for_a_session(acme: Acme, client: Client) ->
     assert claims["kind"] == SESSION_KIND and claims["workspaceId"] == acme.workspace.public_id
     assert claims["exp"] > time.time() + 3000
     event = AuditEvent.objects.get()
-    assert (event.outcome, event.error_tag, event.repository, event.ref) == (
+    assert (event.action, event.outcome, event.error_tag, event.repository, event.ref) == (
+        "pro.atmos.auth.oidc_token_exchange_success",
         "allowed",
         "",
         "acme/app",

@@ -91,7 +91,7 @@ def test_each_exclusion_reason(client, world, session_for, setup, reason):
 
     assert result == {"tokens": [], "excluded": [{"repo": source, "reason": reason}]}
     assert world.sim.calls["access_tokens"] <= 1  # at most the reader token: nothing minted for the caller
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.mint_denied")
     assert event.outcome == "denied"
     assert event.detail["decisions"][0]["reason"] == reason
 
@@ -395,7 +395,7 @@ def test_the_audit_event_holds_the_run_identity_and_token_fingerprints_never_tok
     response = mint(client, session_for(), {"sources": ["acme/a", "acme/d"]})
     [token] = data(response)["tokens"]
 
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.token_minted")
     assert event.request_id == response.json()["traceId"]
     assert (event.repository, event.ref, event.actor, event.workflow, event.run_id) == (
         "acme/app",
@@ -421,7 +421,7 @@ def test_a_plan_without_sts_is_refused_with_403(client, world, session_for):
     assert response.status_code == 403
     assert body["errorTag"] == "StsNotEntitled"
     assert "plan" in body["errorMessage"]
-    assert AuditEvent.objects.get(action="sts.mint").error_tag == "StsNotEntitled"
+    assert AuditEvent.objects.get(action="pro.atmos.sts.mint_denied").error_tag == "StsNotEntitled"
 
 
 def test_sts_switched_off_is_refused_with_403(client, world, session_for):
@@ -454,7 +454,7 @@ def test_a_request_the_caller_can_fix_answers_200_with_success_false(client, wor
     assert field in payload["errorMessage"] or payload["context"]["field"] == field
     assert "data" not in payload
     assert MintedToken.objects.count() == 0
-    assert AuditEvent.objects.get(action="sts.mint").error_tag == "InvalidMintRequest"
+    assert AuditEvent.objects.get(action="pro.atmos.sts.mint_denied").error_tag == "InvalidMintRequest"
 
 
 @pytest.mark.parametrize("raw", ["not json", "[1, 2]", '"sources"', "{"])

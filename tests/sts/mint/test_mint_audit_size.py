@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from audit.event_types import MINT
 from audit.models import AuditEvent
 from sts.mint import AUDIT_DECISIONS, AUDIT_PROBLEMS_PER_POLICY
 
@@ -33,7 +34,7 @@ def longest_name(index: int) -> str:
 
 
 def stored_detail() -> dict:
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action__in=MINT.actions)
     return event.detail
 
 

@@ -44,7 +44,7 @@ def test_a_session_is_refused_once_its_installation_is_unlinked(client, world, s
 
     assert sum(world.sim.calls.values()) == 0  # decided from our records alone
     assert MintedToken.objects.count() == 0
-    assert AuditEvent.objects.get(action="sts.mint").error_tag == "CallerNoLongerInstalled"
+    assert AuditEvent.objects.get(action="pro.atmos.sts.mint_denied").error_tag == "CallerNoLongerInstalled"
 
 
 def test_a_session_is_refused_once_its_installation_moved_to_another_workspace(client, world, session_for, installed):

@@ -32,7 +32,7 @@ def test_the_failed_requests_event_names_every_token_revoked_and_its_confirmatio
     client, two_sources, session_for, recording_breaks
 ):
     mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.mint_denied")
 
     assert event.outcome == "error"
     revoked = event.detail["revoked_after_failure"]
@@ -61,7 +61,7 @@ def test_an_unconfirmed_revocation_after_a_failure_is_said_so_and_retried(
 
     mint(client, session_for(), {"sources": ["acme/a", "initech/b"]})
 
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.mint_denied")
     assert [item["confirmed"] for item in event.detail["revoked_after_failure"]] == [False, False]
     assert all(future.result(timeout=30) is True for future in futures)
     assert len(futures) == 2

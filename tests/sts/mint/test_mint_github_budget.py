@@ -67,7 +67,7 @@ def test_a_workspace_that_spent_its_ration_gets_github_rate_limited_with_a_sente
     reasons = excluded(result)
     assert [reasons[name] for name in names[:4]] == ["not_installed_in_workspace"] * 4
     assert [reasons[name] for name in names[4:]] == ["github_rate_limited"] * 6
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.mint_denied")
     limited = [d for d in event.detail["decisions"] if d["reason"] == "github_rate_limited"]
     assert limited and all("hourly share of GitHub calls" in d["why"] for d in limited)
     assert event.detail["outcomes"] == {"not_installed_in_workspace": 4, "github_rate_limited": 6}
@@ -153,7 +153,7 @@ def test_a_mint_without_sources_reads_at_most_as_many_policies_as_a_mint_may_nam
 
     assert world.sim.calls["contents"] == 3
     assert [t["repositories"] for t in result["tokens"]] == [["acme/m0", "acme/m1"]]  # acme/app is third by name
-    assert AuditEvent.objects.get(action="sts.mint").detail["decided"] == 3
+    assert AuditEvent.objects.get(action="pro.atmos.sts.token_minted").detail["decided"] == 3
 
 
 def test_the_policy_reads_of_a_mint_without_sources_are_rationed(client, world, session_for, settings):

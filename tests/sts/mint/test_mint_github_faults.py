@@ -38,7 +38,7 @@ def test_a_lasting_failure_excludes_every_source_it_touches(
     assert response.status_code == 200 and body["success"] is True
     assert body["data"]["tokens"] == []
     assert {item["reason"] for item in body["data"]["excluded"]} == {reason}
-    assert AuditEvent.objects.filter(action="sts.mint").count() == 1
+    assert AuditEvent.objects.filter(action="pro.atmos.sts.mint_denied").count() == 1
     assert MintedToken.objects.count() == 0
 
 

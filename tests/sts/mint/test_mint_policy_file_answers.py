@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from audit.event_types import MINT
 from audit.models import AuditEvent
 
 from .conftest import ADMITS_ACME_APP, mint
@@ -19,7 +20,7 @@ POLICY = ".atmos/pro/sts/default.yaml"
 
 
 def decision_for(repo: str) -> dict:
-    event = AuditEvent.objects.filter(action="sts.mint").latest("id")
+    event = AuditEvent.objects.filter(action__in=MINT.actions).latest("id")
     return next(decision for decision in event.detail["decisions"] if decision["repo"] == repo)
 
 

@@ -39,7 +39,7 @@ def test_an_unverifiable_bearer_is_401(client, world, bearer):
     response = client.post("/api/v1/sts", data={}, content_type="application/json", **headers)
     assert response.status_code == 401
     assert response.json()["errorTag"] == "InvalidSession"
-    assert AuditEvent.objects.get(action="sts.mint").error_tag == "InvalidSession"
+    assert AuditEvent.objects.get(action="pro.atmos.sts.mint_denied").error_tag == "InvalidSession"
 
 
 def test_a_basic_scheme_is_401(client, world, session_for):

@@ -30,7 +30,7 @@ def test_a_session_issued_before_the_caller_rules_changed_is_refused_at_its_next
     assert (response.status_code, body["errorTag"]) == (403, "CallerNotAdmitted")
     assert "Caller rules" in body["errorMessage"]
     assert MintedToken.objects.count() == 1
-    refused = AuditEvent.objects.filter(action="sts.mint").order_by("-id").first()
+    refused = AuditEvent.objects.filter(action="pro.atmos.sts.mint_denied").order_by("-id").first()
     assert refused is not None and (refused.outcome, refused.error_tag) == ("denied", "CallerNotAdmitted")
 
 
@@ -58,7 +58,7 @@ def test_each_decided_source_leaves_an_audit_row_with_the_token_that_covers_it(c
 
     result = data(mint(client, session_for(), {"sources": ["acme/modules", "acme/legacy", "acme/../x"]}))
 
-    event = AuditEvent.objects.get(action="sts.mint")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.token_minted")
     rows = {row.repository: row for row in AuditSource.objects.filter(event=event)}
     assert set(rows) == {"acme/modules", "acme/legacy", "acme/../x"}
     granted = rows["acme/modules"]

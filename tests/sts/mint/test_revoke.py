@@ -20,7 +20,7 @@ def test_it_revokes_at_github_and_records_when(client, world, session_for, minte
     assert response.json()["data"]["revoked"] is True
     assert world.sim.token_is_live(minted) is False
     assert MintedToken.objects.get().revoked_at is not None
-    event = AuditEvent.objects.get(action="sts.revoke")
+    event = AuditEvent.objects.get(action="pro.atmos.sts.token_revoked")
     assert event.outcome == "allowed"
     assert minted not in str(event.detail)
 

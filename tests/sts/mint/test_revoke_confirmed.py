@@ -62,7 +62,7 @@ def test_a_confirmed_revocation_says_so_and_is_recorded_as_done(client, world, s
     assert row.revocation_state() == MintedToken.RevocationState.REVOKED
     assert row.revocation_attempts == 1
     assert world.sim.token_is_live(minted) is False
-    assert AuditEvent.objects.get(action="sts.revoke").detail["confirmed"] is True
+    assert AuditEvent.objects.get(action="pro.atmos.sts.token_revoked").detail["confirmed"] is True
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,7 +97,7 @@ def test_a_fresh_tokens_401_is_not_taken_as_revoked_and_is_retried_until_confirm
     assert row.revoked_at is None
     assert row.revocation_requested_at is not None
     assert row.revocation_state() == MintedToken.RevocationState.UNCONFIRMED
-    assert AuditEvent.objects.get(action="sts.revoke").detail["confirmed"] is False
+    assert AuditEvent.objects.get(action="pro.atmos.sts.token_revoked").detail["confirmed"] is False
     assert minted not in everything_stored()
 
     [future] = retries

@@ -102,7 +102,7 @@ def make_tenant(key: str, *, plan_slug: str, account: str, github_id: int) -> Te
     )
     identity = {"repository": caller, "ref": "refs/heads/main", "actor": f"{key}-bot", "run_id": "1"}
     mint_event = audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.ALLOWED,
         request_id=f"req_{key}_1",
         workspace_public_id=workspace.public_id,
@@ -110,7 +110,7 @@ def make_tenant(key: str, *, plan_slug: str, account: str, github_id: int) -> Te
         detail={"repositories": [repository.full_name]},
     )
     refusal_event = audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.MINT_DENIED,
         outcome=AuditEvent.Outcome.DENIED,
         request_id=f"req_{key}_2",
         workspace_public_id=workspace.public_id,

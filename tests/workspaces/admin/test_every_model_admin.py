@@ -58,7 +58,10 @@ def records() -> dict[str, Any]:
     )
     OidcTokenUse.objects.create(issuer="https://token.actions.githubusercontent.com", jti="jti-1", expires_at=expires)
     event = audit_record(
-        action="sts.mint", outcome="allowed", request_id="req_1", identity={"repository": "acme/infra"}
+        action="pro.atmos.sts.token_minted",
+        outcome="allowed",
+        request_id="req_1",
+        identity={"repository": "acme/infra"},
     )
     return {"workspace": workspace, "session": session, "minted": minted, "event": event}
 
