@@ -145,8 +145,13 @@ if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start while it is missing
 
 # --- HTTPS in production (manage.py check --deploy) ---
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only behind a proxy that sets this header on every request (and drops a client's own): without one, a
+# client could claim HTTPS over plain HTTP. https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+SECURE_PROXY_SSL_HEADER = env.proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", not DEBUG)
+if not DEBUG and env.raw("SECURE_SSL_REDIRECT") is not None and not SECURE_SSL_REDIRECT:
+    # Said explicitly: the load balancer redirects plain HTTP itself (and must, for `check --deploy`'s sake).
+    SILENCED_SYSTEM_CHECKS = ["security.W008"]
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=63072000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
