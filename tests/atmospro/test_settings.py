@@ -386,4 +386,5 @@ def test_a_client_claiming_https_is_not_believed_without_a_configured_proxy_head
     ["X-Forwarded-Proto: https", "HTTP_X_FORWARDED_PROTO", "X-Forwarded-Proto\nX-Evil", "-Proto", "X--Proto", "é"],
 )
 def test_it_refuses_a_proxy_header_that_is_not_a_header_name(production_env: dict[str, str], value: str) -> None:
-    _refused({**production_env, "SECURE_PROXY_SSL_HEADER": value}, "SECURE_PROXY_SSL_HEADER must be an HTTP header name")
+    message = "SECURE_PROXY_SSL_HEADER must be an HTTP header name"
+    _refused({**production_env, "SECURE_PROXY_SSL_HEADER": value}, message)
