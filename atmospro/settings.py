@@ -117,6 +117,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-retention": {"task": "workspaces.tasks.audit_retention_apply_all", "schedule": 24 * 3600.0},
     # Repairs what a lost webhook missed (GitHub never redelivers by itself).
     "installations-reconcile": {"task": "sts.webhooks.tasks.installations_reconcile", "schedule": 3600.0},
+    "webhook-deliveries-purge": {"task": "sts.webhooks.tasks.webhook_deliveries_purge_old", "schedule": 24 * 3600.0},
 }
 # How long events that name no workspace (refusals before any workspace was known) are kept.
 AUDIT_UNSCOPED_RETENTION_DAYS = env.integer("AUDIT_UNSCOPED_RETENTION_DAYS", 365, minimum=1, maximum=3650)
@@ -194,6 +195,10 @@ GITHUB_CONSISTENCY_SECONDS = env.integer("GITHUB_CONSISTENCY_SECONDS", 10, minim
 GITHUB_WEBHOOK_SECRETS = env.secrets("GITHUB_WEBHOOK_SECRETS")
 if not DEBUG and not GITHUB_WEBHOOK_SECRETS:
     raise ConfigError("GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.")
+
+# Days a webhook delivery done (or ignored) is kept: longer than GitHub's 3 days of redelivery, so a
+# redelivered GUID still finds its row and does nothing twice. Failed deliveries stay until handled.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.integer("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=4, maximum=3650)
 
 # --- STS ---
 STS_OIDC_ISSUERS = env.urls("STS_OIDC_ISSUERS", ["https://token.actions.githubusercontent.com"])

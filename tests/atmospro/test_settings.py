@@ -39,6 +39,7 @@ SETTINGS_VARIABLES = (
     "SECURE_PROXY_SSL_HEADER",
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
+    "WEBHOOK_DELIVERY_RETENTION_DAYS",
 )
 
 
@@ -388,3 +389,17 @@ def test_a_client_claiming_https_is_not_believed_without_a_configured_proxy_head
 def test_it_refuses_a_proxy_header_that_is_not_a_header_name(production_env: dict[str, str], value: str) -> None:
     message = "SECURE_PROXY_SSL_HEADER must be an HTTP header name"
     _refused({**production_env, "SECURE_PROXY_SSL_HEADER": value}, message)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3", "WEBHOOK_DELIVERY_RETENTION_DAYS must be between 4 and 3650, not 3."),
+        ("-30", "WEBHOOK_DELIVERY_RETENTION_DAYS must be between 4 and 3650, not -30."),
+        ("30d", "WEBHOOK_DELIVERY_RETENTION_DAYS must be a whole number, not '30d'."),
+    ],
+)
+def test_webhook_deliveries_are_kept_past_githubs_three_days_of_redelivery(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    _refused({**_base_env(tmp_path), "WEBHOOK_DELIVERY_RETENTION_DAYS": value}, message)
