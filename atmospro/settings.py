@@ -107,11 +107,23 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # the API takes small JSON bodies; lar
 CACHES = {"default": env.cache_url("CACHE_URL", f"filecache://{VAR_DIR / 'cache'}")}
 
 CELERY_BROKER_URL = env.raw("CELERY_BROKER_URL")
+if CELERY_BROKER_URL == "filesystem://":
+    # kombu's broker in files under VAR_DIR: the demo's worker and server on one machine, without Redis.
+    # Not for production (one machine only, polled); see README "Production".
+    _broker = {"data_folder_in": VAR_DIR / "broker" / "queue", "control_folder": VAR_DIR / "broker" / "control"}
+    for _folder in _broker.values():
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker["data_folder_in"]),
+        "data_folder_out": str(_broker["data_folder_in"]),  # the same folder: producers and the worker share it
+        "control_folder": str(_broker["control_folder"]),
+    }
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.raw("CELERY_RESULT_BACKEND")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")  # beat's memory of its last runs
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-oidc-token-uses": {"task": "sts.tasks.expired_records_purge", "schedule": 600.0},
     "audit-retention": {"task": "workspaces.tasks.audit_retention_apply_all", "schedule": 24 * 3600.0},
