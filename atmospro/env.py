@@ -26,6 +26,7 @@ from github_app.http import is_loopback_host
 _BOOLEANS = {"true": True, "false": False}
 _CACHE_OPTIONS = set(environ.Env._CACHE_BASE_OPTIONS)  # the top-level keys of a CACHES entry it reads from a URL
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
 # The audit log's immutability triggers exist for these two (audit/migrations/0002).
 _DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
 
@@ -139,6 +140,16 @@ class Environment:
             # Every key must carry the deployment's prefix; a key function of the URL's could drop it.
             raise ConfigError(f"{name} must not set key_function: keys are namespaced by deployment.")
         return config
+
+    def proxy_ssl_header(self, name: str) -> tuple[str, str] | None:
+        """Django's ``SECURE_PROXY_SSL_HEADER`` from a header name (``X-Forwarded-Proto``) whose value
+        ``https`` means the client spoke HTTPS to the proxy; None when unset."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        if not _HEADER_NAME.fullmatch(value):
+            raise ConfigError(f"{name} must be an HTTP header name such as X-Forwarded-Proto, not {value!r}.")
+        return "HTTP_" + value.upper().replace("-", "_"), "https"
 
     def url(self, name: str, default: str) -> str:
         return checked_url(name, self.string(name, default))

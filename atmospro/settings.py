@@ -110,16 +110,29 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # the API takes small JSON bodies; lar
 CACHES = {"default": env.cache_url("CACHE_URL", f"filecache://{VAR_DIR / 'cache'}")}
 
 CELERY_BROKER_URL = env.raw("CELERY_BROKER_URL")
+if CELERY_BROKER_URL == "filesystem://":
+    # kombu's broker in files under VAR_DIR: the demo's worker and server on one machine, without Redis.
+    # Not for production (one machine only, polled); see README "Production".
+    _broker = {"data_folder_in": VAR_DIR / "broker" / "queue", "control_folder": VAR_DIR / "broker" / "control"}
+    for _folder in _broker.values():
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker["data_folder_in"]),
+        "data_folder_out": str(_broker["data_folder_in"]),  # the same folder: producers and the worker share it
+        "control_folder": str(_broker["control_folder"]),
+    }
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.raw("CELERY_RESULT_BACKEND")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")  # beat's memory of its last runs
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-oidc-token-uses": {"task": "sts.tasks.expired_records_purge", "schedule": 600.0},
     "audit-retention": {"task": "workspaces.tasks.audit_retention_apply_all", "schedule": 24 * 3600.0},
     # Repairs what a lost webhook missed (GitHub never redelivers by itself).
     "installations-reconcile": {"task": "sts.webhooks.tasks.installations_reconcile", "schedule": 3600.0},
+    "webhook-deliveries-purge": {"task": "sts.webhooks.tasks.webhook_deliveries_purge_old", "schedule": 24 * 3600.0},
 }
 # How long events that name no workspace (refusals before any workspace was known) are kept.
 AUDIT_UNSCOPED_RETENTION_DAYS = env.integer("AUDIT_UNSCOPED_RETENTION_DAYS", 365, minimum=1, maximum=3650)
@@ -148,8 +161,13 @@ if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start while it is missing
 
 # --- HTTPS in production (manage.py check --deploy) ---
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Only behind a proxy that sets this header on every request (and drops a client's own): without one, a
+# client could claim HTTPS over plain HTTP. https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+SECURE_PROXY_SSL_HEADER = env.proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", not DEBUG)
+if not DEBUG and env.raw("SECURE_SSL_REDIRECT") is not None and not SECURE_SSL_REDIRECT:
+    # Said explicitly: the load balancer redirects plain HTTP itself (and must, for `check --deploy`'s sake).
+    SILENCED_SYSTEM_CHECKS = ["security.W008"]
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=63072000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -212,6 +230,10 @@ GITHUB_CONSISTENCY_SECONDS = env.integer("GITHUB_CONSISTENCY_SECONDS", 10, minim
 GITHUB_WEBHOOK_SECRETS = env.secrets("GITHUB_WEBHOOK_SECRETS")
 if not DEBUG and not GITHUB_WEBHOOK_SECRETS:
     raise ConfigError("GITHUB_WEBHOOK_SECRETS (or GITHUB_WEBHOOK_SECRETS_FILE) is required when DEBUG is False.")
+
+# Days a webhook delivery done (or ignored) is kept: longer than GitHub's 3 days of redelivery, so a
+# redelivered GUID still finds its row and does nothing twice. Failed deliveries stay until handled.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.integer("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=4, maximum=3650)
 
 # --- STS ---
 STS_OIDC_ISSUERS = env.urls("STS_OIDC_ISSUERS", ["https://token.actions.githubusercontent.com"])

@@ -1,5 +1,6 @@
-"""What the App remembers of its credentials between calls, per process and in memory only:
-App JWTs, our own reader tokens, and the credentials GitHub told us are exhausted.
+"""What the App remembers of its credentials between calls: App JWTs and our own reader tokens, per
+process and in memory only (they are credentials: never in a shared cache or the database), and the
+credentials GitHub told us are exhausted, in the shared cache.
 
 None of it is a decision: losing it costs a GitHub call, never a wrong answer.
 """
@@ -14,32 +15,37 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.cache import cache
 
 from github_app.errors import GitHubAuthenticationFailed, GitHubRateLimited
 
 READER_TOKEN_MARGIN_SECONDS = 300  # stop reusing our own reader token this long before it expires
+RATE_LIMIT_MEMORY_MAX_SECONDS = 3600
 
 
 class _RateLimitMemory:
-    """When GitHub said a credential is exhausted, calls with it wait for the reset instead of hammering."""
+    """When GitHub said a credential is exhausted, calls with it wait for the reset instead of hammering.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._until: dict[str, float] = {}
+    Kept in the shared cache, not in this process: GitHub's limit belongs to the App (or to one
+    installation) whichever process or machine spends it, so what one process learnt spares every
+    other the refused call. The entry expires at GitHub's reset time; losing it costs one refused call.
+    """
 
     def check(self, credential: str) -> None:
-        with self._lock:
-            until = self._until.get(credential, 0.0)
-        if until > time.time():
-            raise GitHubRateLimited("GitHub's rate limit for this credential is exhausted.", retry_at=until)
+        until = cache.get(_rate_limit_key(credential))
+        if isinstance(until, int | float) and until > time.time():
+            raise GitHubRateLimited("GitHub's rate limit for this credential is exhausted.", retry_at=float(until))
 
     def remember(self, credential: str, until: float) -> None:
-        with self._lock:
-            self._until[credential] = until
+        seconds = until - time.time()
+        if seconds > 0:
+            # GitHub's windows are an hour at most; a reset further away is not believed beyond that.
+            cache.set(_rate_limit_key(credential), until, timeout=min(int(seconds) + 1, RATE_LIMIT_MEMORY_MAX_SECONDS))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._until.clear()
+
+def _rate_limit_key(credential: str) -> str:
+    # The cache's key prefix already names the deployment (GitHub API URL and App id).
+    return f"github:rate-limited:{credential}"
 
 
 rate_limits = _RateLimitMemory()
@@ -101,8 +107,8 @@ reader_tokens = _ReaderTokens()
 
 
 def github_memory_clear() -> None:
-    """Forget reader tokens, App JWTs and rate-limit waits (after a key rotation, and between tests)."""
+    """Forget this process's reader tokens and App JWTs (after a key rotation, and between tests); the
+    rate-limit waits live in the shared cache until GitHub's reset."""
     reader_tokens.clear()
-    rate_limits.clear()
     with app_jwts_lock:
         app_jwts.clear()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -37,6 +38,7 @@ from workspaces.installation_events import (
 logger = logging.getLogger(__name__)
 
 Status = WebhookDelivery.Status
+PURGE_BATCH = 5000  # rows per DELETE: a backlog of months goes in short statements, not one long lock
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,21 @@ def webhook_deliveries_stale(*, older_than: timedelta) -> list[int]:
         .order_by("received_at")
         .values_list("pk", flat=True)[:1000]
     )
+
+
+def webhook_deliveries_purge(*, now: datetime) -> int:
+    """Deletes deliveries done or ignored more than `WEBHOOK_DELIVERY_RETENTION_DAYS` before `now`, in
+    batches; returns how many went. A failed or still queued delivery stays, whatever its age: the admin
+    lists it until a redelivery (or the reconciliation) gets it done. What a delivery changed is in the
+    audit log for good; the row only keeps a redelivery of the same GUID from acting twice, which GitHub
+    allows for 3 days (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks)."""
+    cutoff = now - timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
+    finished = WebhookDelivery.objects.filter(status__in=(Status.DONE, Status.IGNORED), received_at__lt=cutoff)
+    removed = 0
+    while batch := list(finished.order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH]):
+        deleted, _ = WebhookDelivery.objects.filter(pk__in=batch).delete()
+        removed += deleted
+    return removed
 
 
 def _dispatch(event: WebhookEvent, *, request_id: str) -> str | None:

@@ -11,7 +11,12 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from github_app.errors import GitHubRateLimited, GitHubUnavailable
-from sts.webhooks.services import webhook_deliveries_stale, webhook_delivery_apply, webhook_delivery_failed
+from sts.webhooks.services import (
+    webhook_deliveries_purge,
+    webhook_deliveries_stale,
+    webhook_delivery_apply,
+    webhook_delivery_failed,
+)
 from workspaces.installation_events import installation_reconcile
 from workspaces.models import GitHubInstallation
 from workspaces.services import InstallationNotFound
@@ -67,3 +72,10 @@ def installation_reconcile_one(self: Task, installation_pk: int) -> bool:
         # and mints nothing while GitHub refuses its tokens; an operator unlinks it.
         logger.warning("GitHub no longer knows installation %s; left as it is.", installation.github_id)
         return False
+
+
+@shared_task(name="sts.webhooks.tasks.webhook_deliveries_purge_old")
+def webhook_deliveries_purge_old() -> int:
+    """Periodic (``CELERY_BEAT_SCHEDULE``): deliveries done long ago go; failed ones stay. Safe to run
+    twice or concurrently (deletes are idempotent)."""
+    return webhook_deliveries_purge(now=timezone.now())

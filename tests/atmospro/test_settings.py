@@ -36,6 +36,10 @@ SETTINGS_VARIABLES = (
     "STS_SESSION_SIGNING_KEY",
     "STS_SESSION_PREVIOUS_KEYS",
     "GITHUB_WEBHOOK_SECRETS",
+    "SECURE_PROXY_SSL_HEADER",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "WEBHOOK_DELIVERY_RETENTION_DAYS",
 )
 
 
@@ -343,3 +347,59 @@ def test_check_deploy_passes_with_a_complete_production_configuration(production
     result = _start(production_env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_passes_behind_a_proxy_that_terminates_tls_and_redirects_itself(
+    production_env: dict[str, str],
+) -> None:
+    env = {
+        **production_env,
+        "DATABASE_URL": "postgres://sts@db.internal:5432/sts",
+        "CACHE_URL": "redis://cache.internal:6379/0",
+        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+        "SECURE_SSL_REDIRECT": "False",
+        "CSRF_TRUSTED_ORIGINS": "https://sts.example.com",
+    }
+    result = _start(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_nothing_redirects_plain_http(production_env: dict[str, str]) -> None:
+    # Left to its default (on) the redirect is Django's; only an explicit False says a proxy does it.
+    env = {**production_env, "SECURE_HSTS_SECONDS": "0"}
+    result = _start(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+    assert "security.W004" in result.stdout + result.stderr
+
+
+def test_a_client_claiming_https_is_not_believed_without_a_configured_proxy_header(
+    production_env: dict[str, str],
+) -> None:
+    script = LOAD_SETTINGS + "; print(settings.SECURE_PROXY_SSL_HEADER)"
+    assert _start(production_env, "-c", script).stdout.strip() == "None"
+    behind_proxy = {**production_env, "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}
+    assert _start(behind_proxy, "-c", script).stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["X-Forwarded-Proto: https", "HTTP_X_FORWARDED_PROTO", "X-Forwarded-Proto\nX-Evil", "-Proto", "X--Proto", "é"],
+)
+def test_it_refuses_a_proxy_header_that_is_not_a_header_name(production_env: dict[str, str], value: str) -> None:
+    message = "SECURE_PROXY_SSL_HEADER must be an HTTP header name"
+    _refused({**production_env, "SECURE_PROXY_SSL_HEADER": value}, message)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3", "WEBHOOK_DELIVERY_RETENTION_DAYS must be between 4 and 3650, not 3."),
+        ("-30", "WEBHOOK_DELIVERY_RETENTION_DAYS must be between 4 and 3650, not -30."),
+        ("30d", "WEBHOOK_DELIVERY_RETENTION_DAYS must be a whole number, not '30d'."),
+    ],
+)
+def test_webhook_deliveries_are_kept_past_githubs_three_days_of_redelivery(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    _refused({**_base_env(tmp_path), "WEBHOOK_DELIVERY_RETENTION_DAYS": value}, message)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core.cache import cache
 
 from github_app.client import GitHubApp, Revocation
-from github_app.credentials import reader_tokens
+from github_app.credentials import github_memory_clear, reader_tokens
 from github_app.errors import (
     GitHubAuthenticationFailed,
     GitHubError,
@@ -141,6 +142,29 @@ def test_an_exhausted_rate_limit_is_honoured_without_calling_again(github_sim, a
     with pytest.raises(GitHubRateLimited):
         app.read_file(installation_id=installation, full_name="acme/a", path=POLICY)
     assert github_sim.calls["contents"] == 0
+
+
+def test_an_exhausted_rate_limit_is_remembered_in_the_shared_cache_not_the_process(github_sim, app):
+    installation = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/a", installation_id=installation, files={POLICY: ADMITS_ACME_APP})
+    github_sim.fault("access_tokens", kind="rate_limit", times=1)
+    with pytest.raises(GitHubRateLimited):
+        app.create_installation_token(installation, repositories=["a"], permissions={"contents": "read"})
+
+    # Another process starts with none of this one's memory; what it shares is the cache.
+    github_memory_clear()
+    github_sim.reset_calls()
+    with pytest.raises(GitHubRateLimited):
+        GitHubApp.from_settings().create_installation_token(
+            installation, repositories=["a"], permissions={"contents": "read"}
+        )
+    assert github_sim.calls["access_tokens"] == 0
+    cache.clear()  # GitHub's reset, as far as the cache can tell
+    assert (
+        GitHubApp.from_settings()
+        .create_installation_token(installation, repositories=["a"], permissions={"contents": "read"})
+        .token
+    )
 
 
 def test_a_secondary_rate_limit_is_a_rate_limit(github_sim, app):
