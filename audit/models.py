@@ -39,6 +39,9 @@ class AuditEvent(models.Model):
         INSTALLATION_REPOSITORY_MOVED = "pro.atmos.installation.repository_moved", "Repository renamed or transferred"
         INSTALLATION_RECONCILED = "pro.atmos.installation.reconciled", "Installation repaired by reconciliation"
         POLICY_INVALIDATED = "pro.atmos.policy.invalidated", "Cached trust policies forgotten after a push"
+        POLICY_ADDED = "pro.atmos.policy.added", "Trust policy added to a repository"
+        POLICY_CHANGED = "pro.atmos.policy.changed", "Trust policy changed in a repository"
+        POLICY_REMOVED = "pro.atmos.policy.removed", "Trust policy removed from a repository"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"
