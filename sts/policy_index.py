@@ -32,6 +32,9 @@ from workspaces.installation_events import installation_event_record
 from workspaces.models import GitHubInstallation, InstallationRepository
 
 PROBLEMS_KEPT = 3
+# A push naming more policy files than this has the installation's folders listed again instead: one
+# delivery never writes thousands of index rows and audit events.
+MAX_POLICIES_PER_PUSH = 100
 
 
 def policy_index_push(
@@ -42,23 +45,23 @@ def policy_index_push(
     paths: Iterable[str],
     removed: Iterable[str],
     request_id: str,
-) -> int:
+) -> bool:
     """What a push to the default branch says of the policy folder, recorded at once: a file added or
-    modified is held (its validation unknown until its check reads it), a file removed is not. Returns
-    how many entries changed."""
+    modified is held (its validation unknown until its check reads it), a file removed is not. A push
+    naming more than MAX_POLICIES_PER_PUSH policy files is not recorded file by file: the installation's
+    index is marked incomplete instead, and False returned (the caller has it scanned)."""
     gone = set(removed)
+    named = sorted({(path, name) for path in paths if (name := policy_name_of_path(path)) is not None})
+    if len(named) > MAX_POLICIES_PER_PUSH:
+        policy_index_incomplete(installation=installation)
+        return False
     now = timezone.now()
-    changed = 0
     with transaction.atomic():
-        for path in sorted(set(paths)):
-            name = policy_name_of_path(path)
-            if name is None:
-                continue
+        for path, name in named:
             entry = _entries(installation, repository_id).filter(policy_name=name).first()
             if path in gone:
                 if entry is not None:
                     _remove(entry, via="push", request_id=request_id)
-                    changed += 1
                 continue
             if entry is None:
                 entry = PolicyIndexEntry(
@@ -69,8 +72,7 @@ def policy_index_push(
             entry.blob_sha, entry.valid, entry.validated_at = "", None, None
             entry.save()
             _audit(action, entry, via="push", request_id=request_id)
-            changed += 1
-    return changed
+    return True
 
 
 def policy_index_verdicts(

@@ -178,18 +178,18 @@ def _push(event: PushEvent, *, guid: str) -> str | None:
         _check_after_commit(check)
     if not event.to_default_branch:
         return "A push to another branch than the default one: its policy files are checked, not used."
-    if event.paths is None:
+    indexed = event.paths is not None and policy_index_push(
+        installation=installation,
+        repository_id=event.repository.id,
+        full_name=event.repository.full_name,
+        paths=event.paths,
+        removed=event.removed,
+        request_id=request_id,
+    )
+    if not indexed:
+        # The index cannot tell which policies the push changed: complete again once the folders are listed.
         policy_index_incomplete(installation=installation)
         _after_commit(policy_index_scan_one, installation.pk)
-    else:
-        policy_index_push(
-            installation=installation,
-            repository_id=event.repository.id,
-            full_name=event.repository.full_name,
-            paths=event.paths,
-            removed=event.removed,
-            request_id=request_id,
-        )
     recorded = installation.repositories.filter(github_id=event.repository.id).values_list("full_name", flat=True)
     names = sorted({event.repository.full_name, *recorded})
     for name in names:
