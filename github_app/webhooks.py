@@ -27,8 +27,7 @@ REPOSITORY_ACTIONS = frozenset({"renamed", "transferred"})
 # A pull request's head changed: https://docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request
 PULL_REQUEST_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
 # A commit id: 40 hex digits (SHA-1), or 64 in a SHA-256 repository.
-_COMMIT_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_NO_COMMIT = re.compile(r"^0+$")
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class WebhookPayloadInvalid(Exception):
@@ -156,7 +155,7 @@ def _pull_request(body: Mapping[str, Any], action: str) -> PullRequestEvent:
     pull_request = _mapping(body.get("pull_request"), "pull_request")
     head = _mapping(pull_request.get("head"), "pull_request.head")
     head_sha = _string(head.get("sha"), "pull_request.head.sha", longest=64)
-    if not _COMMIT_SHA.match(head_sha):
+    if not _COMMIT_SHA.fullmatch(head_sha):
         raise WebhookPayloadInvalid("pull_request.head.sha must be a commit id.")
     return PullRequestEvent(
         action=action,
@@ -184,7 +183,7 @@ def _push(body: Mapping[str, Any]) -> PushEvent:
 
 
 def _head_sha(after: object) -> str | None:
-    if not isinstance(after, str) or not _COMMIT_SHA.match(after) or _NO_COMMIT.match(after):
+    if not isinstance(after, str) or not _COMMIT_SHA.fullmatch(after) or not after.strip("0"):
         return None
     return after
 
