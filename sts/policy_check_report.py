@@ -104,7 +104,10 @@ def annotation_batches(annotations: Sequence[dict[str, Any]]) -> list[list[dict[
 def _file_summary(verdict: FileVerdict) -> str:
     head = f"**`{verdict.path}`** (policy `{verdict.policy_name}`)"
     if verdict.state == "removed":
-        return f"{head} is removed: no caller can mint with this policy name from this repository once it is merged."
+        return (
+            f"{head} is removed: once this commit is on the default branch, no caller can mint with this policy "
+            "name from this repository."
+        )
     if verdict.state == "invalid":
         count = len(verdict.problems)
         return f"{head} is invalid: {count} problem{'' if count == 1 else 's'}, each annotated at its line."

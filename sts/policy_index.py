@@ -128,6 +128,26 @@ def policy_index_scan(*, installation: GitHubInstallation, app: GitHubApp, reque
     return changed
 
 
+def policy_index_repositories_left(
+    *, installation: GitHubInstallation, repository_ids: Iterable[int], request_id: str
+) -> None:
+    """Repositories removed from the installation (or moved away): their entries go, each audited."""
+    entries = PolicyIndexEntry.objects.filter(installation=installation, repository_github_id__in=list(repository_ids))
+    for entry in entries:
+        _remove(entry, via="repository left the installation", request_id=request_id)
+
+
+def policy_index_repository_moved(*, repository_id: int, full_name: str, request_id: str) -> None:
+    """A repository renamed or transferred: its entries take the new name (the index keys on its GitHub
+    id, which stays), and go where a transfer took it out of the installation."""
+    entries = PolicyIndexEntry.objects.filter(repository_github_id=repository_id).select_related("installation")
+    for entry in entries:
+        if entry.installation.repositories.filter(github_id=repository_id).exists():
+            PolicyIndexEntry.objects.filter(pk=entry.pk).update(full_name=full_name)
+        else:
+            _remove(entry, via="repository left the installation", request_id=request_id)
+
+
 def policy_index_incomplete(*, installation: GitHubInstallation) -> None:
     """The index may miss a policy (a repository added, a push that cannot show what it changed) until
     the next full scan: a mint without `sources` reads as if there were no index meanwhile."""

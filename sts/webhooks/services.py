@@ -28,7 +28,12 @@ from github_app.webhooks import (
 from sts.models import PolicyCheck
 from sts.policy.vocabulary import POLICY_DIRECTORY
 from sts.policy_checks import policy_check_queue
-from sts.policy_index import policy_index_incomplete, policy_index_push
+from sts.policy_index import (
+    policy_index_incomplete,
+    policy_index_push,
+    policy_index_repositories_left,
+    policy_index_repository_moved,
+)
 from sts.policy_store import policy_files_invalidate
 from sts.tasks import policy_check_process, policy_index_scan_one
 from sts.webhooks.models import WebhookDelivery
@@ -123,6 +128,9 @@ def _dispatch(event: WebhookEvent, *, guid: str) -> str | None:
         installation = installation_repositories_event_apply(event=event, request_id=request_id)
         if installation is None:
             return None
+        policy_index_repositories_left(
+            installation=installation, repository_ids=[r.id for r in event.removed], request_id=request_id
+        )
         if event.added:
             # The index has not seen the new repositories' policies: complete again after a scan.
             policy_index_incomplete(installation=installation)
@@ -132,6 +140,10 @@ def _dispatch(event: WebhookEvent, *, guid: str) -> str | None:
         names = installation_repository_moved(repository=event.repository, request_id=request_id)
         for name in names:
             policy_files_invalidate(full_name=name)
+        if names:
+            policy_index_repository_moved(
+                repository_id=event.repository.id, full_name=event.repository.full_name, request_id=request_id
+            )
         return f"Repository {event.repository.id} is now {event.repository.full_name}." if names else None
     if isinstance(event, PullRequestEvent):
         return _pull_request(event, guid=guid)

@@ -219,3 +219,39 @@ def test_until_the_index_is_complete_a_mint_without_sources_reads_every_reposito
 
     assert caller.granted() == [FULL_NAME]
     assert stage.sim.calls["contents"] == 2  # acme/app and acme/modules: no scan has completed the index
+
+
+def test_a_repository_renamed_keeps_its_entries_under_the_new_name_and_one_transferred_away_loses_them(
+    stage: Stage,
+) -> None:
+    stage.push([DEFAULT], after=stage.commit({DEFAULT: SAMPLE_POLICY}))
+    moved = {"id": stage.repository_id, "full_name": "acme/renamed", "name": "renamed"}
+
+    stage.sender.send("repository", {"action": "renamed", "repository": moved, "installation": {"id": 1}})
+    assert index() == [("acme/renamed", "default", True)]
+
+    transferred = {**moved, "full_name": "elsewhere/renamed"}
+    stage.sender.send("repository", {"action": "transferred", "repository": transferred, "installation": {"id": 1}})
+    assert index() == []
+    assert policy_events()[-1] == ("removed", "default", "repository left the installation")
+
+
+def test_a_repository_removed_from_the_installation_loses_its_entries(stage: Stage) -> None:
+    stage.push([DEFAULT], after=stage.commit({DEFAULT: SAMPLE_POLICY}))
+    payload = {
+        "action": "removed",
+        "installation": {
+            "id": stage.installation.github_id,
+            "account": {"login": "acme", "id": 1, "type": "Organization"},
+            "repository_selection": "selected",
+            "permissions": {"contents": "read"},
+            "suspended_at": None,
+        },
+        "repositories_added": [],
+        "repositories_removed": [{"id": stage.repository_id, "full_name": FULL_NAME, "name": "modules"}],
+    }
+
+    stage.sender.send("installation_repositories", payload)
+
+    assert index() == []
+    assert policy_events()[-1] == ("removed", "default", "repository left the installation")
