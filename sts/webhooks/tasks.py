@@ -11,7 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from github_app.client import GitHubApp
-from github_app.errors import GitHubRateLimited, GitHubUnavailable
+from github_app.errors import GitHubError, GitHubRateLimited, GitHubUnavailable
 from sts.policy_index import policy_index_scan
 from sts.webhooks.services import webhook_deliveries_stale, webhook_delivery_apply, webhook_delivery_failed
 from workspaces.installation_events import installation_reconcile
@@ -61,8 +61,7 @@ def installation_reconcile_one(self: Task, installation_pk: int) -> bool:
     request_id = f"reconcile-{timezone.now():%Y%m%d%H%M}"
     try:
         changed = installation_reconcile(installation=installation, request_id=request_id)
-        # Then the policy index: the folder of every repository listed once, the index marked complete.
-        policy_index_scan(installation=installation, app=GitHubApp.from_settings(), request_id=request_id)
+        _policy_index_scan(installation_pk=installation_pk, request_id=request_id)
         return changed
     except GitHubRateLimited as error:
         # GitHub tells when the limit resets; retrying earlier only spends the next window.
@@ -74,3 +73,18 @@ def installation_reconcile_one(self: Task, installation_pk: int) -> bool:
         # and mints nothing while GitHub refuses its tokens; an operator unlinks it.
         logger.warning("GitHub no longer knows installation %s; left as it is.", installation.github_id)
         return False
+
+
+def _policy_index_scan(*, installation_pk: int, request_id: str) -> None:
+    """Then the policy index: the folder of every repository listed once, the index marked complete. A
+    suspended installation is not read (GitHub refuses it); a refusal leaves the index as it was (mints
+    read as without it while it is incomplete). GitHub's failures and rate limits go to the task's retry."""
+    installation = GitHubInstallation.objects.select_related("workspace").filter(pk=installation_pk).first()
+    if installation is None or installation.is_suspended:
+        return
+    try:
+        policy_index_scan(installation=installation, app=GitHubApp.from_settings(), request_id=request_id)
+    except (GitHubRateLimited, GitHubUnavailable):
+        raise
+    except GitHubError as error:
+        logger.warning("Policy index of installation %s not scanned: %s", installation.github_id, type(error).__name__)
