@@ -48,11 +48,15 @@ def policy_index_push(
 ) -> bool:
     """What a push to the default branch says of the policy folder, recorded at once: a file added or
     modified is held (its validation unknown until its check reads it), a file removed is not. A push
-    naming more than MAX_POLICIES_PER_PUSH policy files is not recorded file by file: the installation's
-    index is marked incomplete instead, and False returned (the caller has it scanned)."""
-    gone = set(removed)
+    naming more than MAX_POLICIES_PER_PUSH policy files, or replacing the folder, is not recorded file by
+    file: the installation's index is marked incomplete instead, and False returned (the caller has it
+    scanned)."""
+    gone, paths = set(removed), set(paths)
     named = sorted({(path, name) for path in paths if (name := policy_name_of_path(path)) is not None})
-    if len(named) > MAX_POLICIES_PER_PUSH:
+    parts = POLICY_DIRECTORY.split("/")
+    replaced = any("/".join(parts[:depth]) in paths for depth in range(1, len(parts) + 1))
+    if len(named) > MAX_POLICIES_PER_PUSH or replaced:
+        # Too many to record one by one, or the folder (or one above it) replaced by a file or a link.
         policy_index_incomplete(installation=installation)
         return False
     now = timezone.now()

@@ -255,3 +255,16 @@ def test_a_repository_removed_from_the_installation_loses_its_entries(stage: Sta
 
     assert index() == []
     assert policy_events()[-1] == ("removed", "default", "repository left the installation")
+
+
+@pytest.mark.parametrize("replaced", [".atmos/pro/sts", ".atmos"])
+def test_a_push_replacing_the_folder_has_the_index_scanned_again(stage: Stage, replaced: str) -> None:
+    stage.push([DEFAULT], after=stage.commit({DEFAULT: SAMPLE_POLICY}))
+    stage.sim.delete_file(FULL_NAME, DEFAULT)
+    if replaced == ".atmos":
+        stage.commit({".atmos": "a file where the folder was"})
+
+    stage.push([replaced], after=stage.head)
+
+    assert index() == []
+    assert PolicyIndexScan.objects.get(installation=stage.installation).complete
