@@ -42,6 +42,7 @@ Status = PolicyCheck.Status
 MAX_FILES_PER_CHECK = 20
 # Paths of a push kept for its check: a push listing more paths under the folder is checked by listing it.
 MAX_PATHS_KEPT = 1000
+PATH_KEPT = 300
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ def policy_check_queue(
 ) -> PolicyCheck:
     """Records the check a delivery asks for (once per delivery). `paths`: what a push changed (None: it
     cannot show it, or a pull request, whose files GitHub lists)."""
-    folder = [path for path in sorted(paths) if _under_folder(path)] if paths is not None else None
+    # A path longer than PATH_KEPT cannot be a policy file's (its name has at most 64 characters): it is
+    # kept only to be named in the summary, so it is kept short.
+    folder = sorted({path[:PATH_KEPT] for path in paths if _under_folder(path)}) if paths is not None else None
     check, _ = PolicyCheck.objects.get_or_create(
         delivery_guid=delivery_guid,
         defaults={

@@ -287,6 +287,7 @@ def test_paths_that_are_no_policy_file_are_never_read(stage: Stage) -> None:
         ".atmos/pro/sts/nested/deeper.yaml",
         ".atmos/pro/sts/" + "a" * 65 + ".yaml",
         ".atmos/pro/sts/sp ace.yaml",
+        ".atmos/pro/sts/" + "x/" * 5000 + "default.yaml",
     ]
     stage.sim.set_consistency(propagation_seconds=0)
     stage.sim.reset_calls()
@@ -296,7 +297,8 @@ def test_paths_that_are_no_policy_file_are_never_read(stage: Stage) -> None:
     [run] = stage.runs()
     assert stage.sim.calls["contents"] == 1
     assert run.conclusion == "success"
-    assert "7 changed paths under `.atmos/pro/sts/` are not policy files" in run.output["summary"]
+    assert "8 changed paths under `.atmos/pro/sts/` are not policy files" in run.output["summary"]
+    assert max(len(path) for path in PolicyCheck.objects.get().paths) == 300
 
 
 def test_a_push_listing_thousands_of_paths_is_checked_by_listing_the_folder(stage: Stage) -> None:
