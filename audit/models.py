@@ -44,6 +44,9 @@ class AuditEvent(models.Model):
         INSTALLATION_REPOSITORY_MOVED = "pro.atmos.installation.repository_moved", "Repository renamed or transferred"
         INSTALLATION_RECONCILED = "pro.atmos.installation.reconciled", "Installation repaired by reconciliation"
         POLICY_INVALIDATED = "pro.atmos.policy.invalidated", "Cached trust policies forgotten after a push"
+        POLICY_ADDED = "pro.atmos.policy.added", "Trust policy added to a repository"
+        POLICY_CHANGED = "pro.atmos.policy.changed", "Trust policy changed in a repository"
+        POLICY_REMOVED = "pro.atmos.policy.removed", "Trust policy removed from a repository"
         # The names rows were stored under before the ones above; such rows are never rewritten, and are
         # shown and searched under the names above (`event_type`, `audit.event_types`).
         LEGACY_OIDC_EXCHANGE = event_types.LEGACY_OIDC_EXCHANGE, "OIDC exchange (legacy name)"

@@ -116,6 +116,7 @@ class FileContent:
     not_modified: bool = False
     path: str | None = None
     kind: str | None = None
+    sha: str | None = None  # the blob's
 
 
 class Revocation(enum.Enum):
@@ -177,11 +178,11 @@ class GitHubApp:
 
     def installation_for_repository(self, full_name: str) -> Installation | None:
         response = self._call(
-            "GET", f"/repos/{_repo_path(full_name)}/installation", bearer=self.app_jwt(), credential="app"
+            "GET", f"/repos/{repo_path(full_name)}/installation", bearer=self.app_jwt(), credential="app"
         )
         if response is None:
             return None
-        with _malformed_answer("installation"):
+        with malformed_answer("installation"):
             return Installation.from_api(response.json())
 
     def installation(self, installation_id: int) -> Installation | None:
@@ -190,7 +191,7 @@ class GitHubApp:
         )
         if response is None:
             return None
-        with _malformed_answer("installation"):
+        with malformed_answer("installation"):
             return Installation.from_api(response.json())
 
     def create_installation_token(
@@ -226,7 +227,7 @@ class GitHubApp:
         )
         if response is None:
             raise GitHubNotFound(f"GitHub does not know installation {installation_id}.", status=404)
-        with _malformed_answer("access_tokens"):
+        with malformed_answer("access_tokens"):
             payload = response.json()
             token = InstallationToken(
                 token=str(payload["token"]),
@@ -259,7 +260,7 @@ class GitHubApp:
                 raise GitHubNotFound(
                     f"GitHub does not list repositories for installation {installation_id}.", status=404
                 )
-            with _malformed_answer("installation_repositories"):
+            with malformed_answer("installation_repositories"):
                 batch = response.json().get("repositories") or []
                 found.extend(Repository(int(repo["id"]), str(repo["full_name"])) for repo in batch)
             if 'rel="next"' not in response.headers.get("Link", "") or not batch:
@@ -281,9 +282,7 @@ class GitHubApp:
         With `repository_id`, the repository is addressed by GitHub's id (`/repositories/{id}/…`):
         after a rename, a name can belong to someone else, an id never does."""
         headers = {"If-None-Match": etag} if etag else {}
-        where = (
-            f"/repositories/{int(repository_id)}" if repository_id is not None else f"/repos/{_repo_path(full_name)}"
-        )
+        where = f"/repositories/{int(repository_id)}" if repository_id is not None else f"/repos/{repo_path(full_name)}"
 
         response = self._as_reader(
             installation_id,
@@ -296,22 +295,7 @@ class GitHubApp:
                 allow_not_modified=True,
             ),
         )
-        if response is None:
-            return FileContent(content=None, etag=None)
-        if response.status_code == 304:
-            return FileContent(content=None, etag=etag, not_modified=True)
-        with _malformed_answer("contents"):
-            body = response.json()
-            if not isinstance(body, dict):
-                return FileContent(content=None, etag=None, kind="dir")  # a directory answers an array
-            answered = str(body["path"])
-            kind = str(body["type"])
-            if kind != "file":
-                return FileContent(content=None, etag=None, path=answered, kind=kind)
-            if body.get("encoding") != "base64":
-                raise GitHubUnavailable(f"GitHub returned {path[:200]} in an unexpected encoding.")
-            content = base64.b64decode(str(body.get("content", "")))
-        return FileContent(content=content, etag=response.headers.get("ETag"), path=answered, kind=kind)
+        return file_content(response, path=path, etag=etag)
 
     def revoke_installation_token(self, token: str, *, issued_at: float | None = None) -> Revocation:
         """https://docs.github.com/en/rest/apps/installations#revoke-an-installation-access-token
@@ -353,7 +337,7 @@ class GitHubApp:
                 create=functools.partial(self._new_reader_token, installation_id),
             )
             try:
-                return _while_propagating(issued_at=reader.issued_at, call=functools.partial(call, bearer=reader.token))
+                return while_propagating(issued_at=reader.issued_at, call=functools.partial(call, bearer=reader.token))
             except GitHubAuthenticationFailed:
                 if attempt == 2:
                     raise
@@ -416,7 +400,7 @@ class GitHubApp:
         raise AssertionError("unreachable")
 
 
-def _while_propagating(*, issued_at: float, call: Callable[[], T]) -> T:
+def while_propagating(*, issued_at: float, call: Callable[[], T]) -> T:
     """`call()`, retried while it answers 401/403 and the token is younger than the consistency window."""
     pause = CONSISTENCY_FIRST_PAUSE_SECONDS
     while True:
@@ -430,8 +414,29 @@ def _while_propagating(*, issued_at: float, call: Callable[[], T]) -> T:
             pause = min(pause * 2, CONSISTENCY_MAX_PAUSE_SECONDS)
 
 
+def file_content(response: requests.Response | None, *, path: str, etag: str | None = None) -> FileContent:
+    """A contents API answer for `path` (None: the 404) as a FileContent."""
+    if response is None:
+        return FileContent(content=None, etag=None)
+    if response.status_code == 304:
+        return FileContent(content=None, etag=etag, not_modified=True)
+    with malformed_answer("contents"):
+        body = response.json()
+        if not isinstance(body, dict):
+            return FileContent(content=None, etag=None, kind="dir")  # a directory answers an array
+        answered = str(body["path"])
+        kind = str(body["type"])
+        if kind != "file":
+            return FileContent(content=None, etag=None, path=answered, kind=kind)
+        if body.get("encoding") != "base64":
+            raise GitHubUnavailable(f"GitHub returned {path[:200]} in an unexpected encoding.")
+        content = base64.b64decode(str(body.get("content", "")))
+    etag, sha = response.headers.get("ETag"), str(body.get("sha") or "") or None
+    return FileContent(content=content, etag=etag, path=answered, kind=kind, sha=sha)
+
+
 @contextlib.contextmanager
-def _malformed_answer(endpoint: str) -> Iterator[None]:
+def malformed_answer(endpoint: str) -> Iterator[None]:
     """An answer of GitHub's that does not have the documented shape is GitHub failing, not our bug."""
     try:
         yield
@@ -439,7 +444,7 @@ def _malformed_answer(endpoint: str) -> Iterator[None]:
         raise GitHubUnavailable(f"GitHub's answer on {endpoint} was malformed.") from None
 
 
-def _repo_path(full_name: str) -> str:
+def repo_path(full_name: str) -> str:
     owner, _, name = full_name.partition("/")
     return f"{quote(owner, safe='')}/{quote(name, safe='')}"
 

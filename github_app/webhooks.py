@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,10 @@ PUSH_COMMITS_LISTED_AT_MOST = 2048
 INSTALLATION_ACTIONS = frozenset({"created", "deleted", "suspend", "unsuspend", "new_permissions_accepted"})
 INSTALLATION_REPOSITORIES_ACTIONS = frozenset({"added", "removed"})
 REPOSITORY_ACTIONS = frozenset({"renamed", "transferred"})
+# A pull request's head changed: https://docs.github.com/en/webhooks/webhook-events-and-payloads#pull_request
+PULL_REQUEST_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+# A commit id: 40 hex digits (SHA-1), or 64 in a SHA-256 repository.
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class WebhookPayloadInvalid(Exception):
@@ -79,10 +84,15 @@ class PushEvent:
 
     installation_id: int | None
     repository: Repository
+    ref: str
     to_default_branch: bool
+    # The commit the ref points to after the push; None when the ref was deleted (or `after` is no commit id).
+    head_sha: str | None
     # Every path the pushed commits added, removed or modified; None when the payload cannot show
     # them all (a forced push, a deleted ref, commits missing or possibly cut short).
     paths: frozenset[str] | None
+    # Of `paths`, those the last commit that touched them removed (gone after the push).
+    removed: frozenset[str] = frozenset()
 
     def may_touch(self, folder: str) -> bool:
         """Whether the push may have changed anything at or under `folder` (or replaced a folder above it)."""
@@ -93,7 +103,19 @@ class PushEvent:
         return any(path in above or path.startswith(folder.rstrip("/") + "/") for path in self.paths)
 
 
-WebhookEvent = InstallationEvent | InstallationRepositoriesEvent | RepositoryEvent | PushEvent
+@dataclass(frozen=True)
+class PullRequestEvent:
+    """`pull_request` opened, synchronized or reopened: the head commit a check reports on. The files it
+    changed are GitHub's to list (`GET /repos/{owner}/{repo}/pulls/{number}/files`), not the payload's."""
+
+    action: str
+    installation_id: int | None
+    repository: Repository
+    number: int
+    head_sha: str
+
+
+WebhookEvent = InstallationEvent | InstallationRepositoriesEvent | RepositoryEvent | PushEvent | PullRequestEvent
 
 
 def webhook_event_parse(*, event: str, payload: object) -> WebhookEvent | None:
@@ -122,22 +144,53 @@ def webhook_event_parse(*, event: str, payload: object) -> WebhookEvent | None:
         )
     if event == "push":
         return _push(body)
+    if event == "pull_request" and action in PULL_REQUEST_ACTIONS:
+        return _pull_request(body, str(action))
+    # `check_run` and `check_suite` are never acted on: the check runs we create would come back to us
+    # as `check_run` events, and acting on them would loop.
     return None
+
+
+def _pull_request(body: Mapping[str, Any], action: str) -> PullRequestEvent:
+    pull_request = _mapping(body.get("pull_request"), "pull_request")
+    head = _mapping(pull_request.get("head"), "pull_request.head")
+    head_sha = _string(head.get("sha"), "pull_request.head.sha", longest=64)
+    if not _COMMIT_SHA.fullmatch(head_sha):
+        raise WebhookPayloadInvalid("pull_request.head.sha must be a commit id.")
+    return PullRequestEvent(
+        action=action,
+        installation_id=_installation_id(body),
+        repository=_repository(body.get("repository"), "repository"),
+        number=_identifier(body.get("number", pull_request.get("number")), "number"),
+        head_sha=head_sha,
+    )
 
 
 def _push(body: Mapping[str, Any]) -> PushEvent:
     repository = _mapping(body.get("repository"), "repository")
     ref = _string(body.get("ref"), "ref")
     default_branch = _string(repository.get("default_branch"), "repository.default_branch")
+    changes = _pushed_paths(body)
     return PushEvent(
         installation_id=_installation_id(body),
         repository=_repository(repository, "repository"),
+        ref=ref,
         to_default_branch=ref == f"refs/heads/{default_branch}",
-        paths=_pushed_paths(body),
+        head_sha=_head_sha(body.get("after")),
+        paths=changes[0] if changes is not None else None,
+        removed=changes[1] if changes is not None else frozenset(),
     )
 
 
-def _pushed_paths(body: Mapping[str, Any]) -> frozenset[str] | None:
+def _head_sha(after: object) -> str | None:
+    if not isinstance(after, str) or not _COMMIT_SHA.fullmatch(after) or not after.strip("0"):
+        return None
+    return after
+
+
+def _pushed_paths(body: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]] | None:
+    """Every path the commits changed and those removed in the end, commits being listed oldest first;
+    None when the payload cannot show them all."""
     if _boolean(body.get("forced", False), "forced") or _boolean(body.get("deleted", False), "deleted"):
         return None
     commits = body.get("commits")
@@ -148,16 +201,21 @@ def _pushed_paths(body: Mapping[str, Any]) -> frozenset[str] | None:
     if not commits or len(commits) >= PUSH_COMMITS_LISTED_AT_MOST:
         return None
     paths: set[str] = set()
+    removed: set[str] = set()
     for commit in commits:
         commit = _mapping(commit, "commits[]")
-        for key in ("added", "removed", "modified"):
+        for key in ("added", "modified", "removed"):
             listed = commit.get(key)
             if listed is None:
                 return None  # a commit that does not say what it changed may have changed anything
             if not isinstance(listed, list) or not all(isinstance(path, str) for path in listed):
                 raise WebhookPayloadInvalid(f"commits[].{key} must be a list of paths.")
             paths.update(listed)
-    return frozenset(paths)
+            if key == "removed":
+                removed.update(listed)
+            else:
+                removed.difference_update(listed)
+    return frozenset(paths), frozenset(removed)
 
 
 def _installation(value: object) -> Installation:

@@ -16,6 +16,7 @@ from typing import Any
 from githubsim.api_base import DOC_APPS, ApiHandlerBase, Route, StateServer, installation_budget
 from githubsim.checks import CHECK_ROUTES, CheckRunEndpoints
 from githubsim.gitstore import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE, parse_tree
+from githubsim.pulls import PULL_ROUTES, PullRequestEndpoints
 from githubsim.server_base import Abort, Reply, error, not_found
 from githubsim.shapes import installation_json, repository_json
 from githubsim.state import PERMISSION_LEVELS, Installation, Repository, SimulatorState, iso
@@ -57,8 +58,8 @@ class ApiServer(StateServer):
         super().__init__(address, sim, ApiHandler)
 
 
-class ApiHandler(CheckRunEndpoints, UserEndpoints, ApiHandlerBase):
-    routes = ROUTES + CHECK_ROUTES + USER_ROUTES
+class ApiHandler(CheckRunEndpoints, PullRequestEndpoints, UserEndpoints, ApiHandlerBase):
+    routes = ROUTES + CHECK_ROUTES + PULL_ROUTES + USER_ROUTES
 
     # -- OIDC issuer ---------------------------------------------------------------------------
 

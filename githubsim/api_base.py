@@ -89,7 +89,7 @@ class ApiHandlerBase(QuietHandler):
         for method, pattern, name in self.routes:
             match = pattern.match(path)
             if match and method == self.command:
-                endpoint, params = name, {k: unquote(v) if v else v for k, v in match.groupdict().items()}
+                endpoint, params = name, {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
                 break
         self.credential: str | None = None
         self.endpoint = endpoint

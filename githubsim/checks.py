@@ -19,7 +19,8 @@ CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", 
 LEVELS = ("notice", "warning", "failure")
 MAX_ANNOTATIONS = 50
 MAX_TEXT = 65535
-REPO = r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/check-runs"
+# A repository by name, or by the id that survives renames (as GitHub serves every repository route).
+REPO = r"^/(?:repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)|repositories/(?P<repository_id>[0-9]+))/check-runs"
 
 CHECK_ROUTES: list[Route] = [
     ("POST", re.compile(REPO + r"$"), "check_runs"),

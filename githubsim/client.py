@@ -137,12 +137,15 @@ class SimulatorClient:
             )
         )
 
-    def put_file(self, full_name: str, path: str, content: str | bytes) -> None:
+    def put_file(self, full_name: str, path: str, content: str | bytes, *, branch: str = "") -> None:
         if isinstance(content, bytes):
             encoded = base64.b64encode(content).decode("ascii")
-            self._call("put_file", full_name=full_name, path=path, content_base64=encoded)
+            self._call("put_file", full_name=full_name, path=path, content_base64=encoded, branch=branch)
         else:
-            self._call("put_file", full_name=full_name, path=path, content=content)
+            self._call("put_file", full_name=full_name, path=path, content=content, branch=branch)
+
+    def open_pull_request(self, full_name: str, *, branch: str) -> int:
+        return int(self._call("open_pull_request", full_name=full_name, branch=branch))
 
     def put_symlink(self, full_name: str, path: str, target: str) -> None:
         self._call("put_symlink", full_name=full_name, path=path, target=target)
@@ -150,8 +153,8 @@ class SimulatorClient:
     def rename_repository(self, full_name: str, new_name: str) -> None:
         self._call("rename_repository", full_name=full_name, new_name=new_name)
 
-    def delete_file(self, full_name: str, path: str) -> None:
-        self._call("delete_file", full_name=full_name, path=path)
+    def delete_file(self, full_name: str, path: str, *, branch: str = "") -> None:
+        self._call("delete_file", full_name=full_name, path=path, branch=branch)
 
     def suspend_installation(self, installation_id: int) -> None:
         self._call("suspend_installation", installation_id=installation_id)

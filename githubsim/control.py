@@ -43,6 +43,7 @@ METHODS = frozenset(
         "configure_oauth",
         "put_symlink",
         "rename_repository",
+        "open_pull_request",
     }
 )
 

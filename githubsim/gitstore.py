@@ -89,6 +89,18 @@ class BareRepository:
         entries[path] = (SYMLINK_MODE, self.write_object("blob", target.encode()))
         return self._commit(entries, message=f"Link {path}", parent=self.resolve(branch), branch=branch)
 
+    def create_branch(self, branch: str, *, start: str) -> str:
+        """A new branch at the commit ``start`` names (a branch that exists is left where it is)."""
+        ref = self.path / "refs" / "heads" / branch
+        if ref.exists():
+            return ref.read_text().strip()
+        commit = self.resolve(start)
+        if commit is None:
+            raise GitError(f"no commit {start}")
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(commit + "\n")
+        return commit
+
     def delete_file(self, *, branch: str, path: str) -> str:
         entries = self.flat_tree(branch)
         if path not in entries:

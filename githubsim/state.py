@@ -52,6 +52,7 @@ ENDPOINTS = frozenset(
         "check_run",
         "check_run_update",
         "check_run_annotations",
+        "pull_request_files",
         "user_installations",
         "user",
         "oauth_authorize",
@@ -148,6 +149,19 @@ class CheckRun:
     details_url: str | None = None
 
 
+@dataclass
+class PullRequest:
+    """A pull request from a branch of the same repository into its default branch; `head_sha` moves
+    with every commit pushed to the branch."""
+
+    number: int
+    repository_id: int
+    head_branch: str
+    base_branch: str
+    head_sha: str
+    base_sha: str
+
+
 @dataclass(frozen=True)
 class Event:
     """Something GitHub tells an App about with a webhook (`name` is `X-GitHub-Event`)."""
@@ -157,11 +171,13 @@ class Event:
     installation: Installation
     repositories: tuple[Repository, ...] = ()
     push: Push | None = None
+    pull_request: PullRequest | None = None
 
 
 @dataclass(frozen=True)
 class Push:
-    """One commit pushed to a repository's default branch by the simulator's seeding methods."""
+    """One commit pushed to a branch of a repository (its default branch unless `branch` says otherwise)
+    by the simulator's seeding methods."""
 
     repository: Repository
     before: str
@@ -170,6 +186,7 @@ class Push:
     added: tuple[str, ...] = ()
     modified: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    branch: str = ""
 
 
 @dataclass
@@ -259,6 +276,7 @@ class SimulatorState(OidcIssuer):
         # GitHub's "Recent Deliveries": one record per delivery (redeliveries included), newest last.
         self.webhook_deliveries: list[dict[str, Any]] = []
         self.check_runs: dict[int, CheckRun] = {}
+        self.pull_requests: dict[tuple[int, int], PullRequest] = {}  # (repository id, number)
         self.oauth.forget()
         self.oauth_callback_url = ""
         self.webhook_url = ""
@@ -433,16 +451,22 @@ class SimulatorState(OidcIssuer):
             self._save()
             return repo.id
 
-    def put_file(self, full_name: str, path: str, content: str | bytes) -> None:
+    def put_file(self, full_name: str, path: str, content: str | bytes, *, branch: str = "") -> None:
+        """Commit a file to the default branch, or to ``branch`` (made from the default branch if new)."""
         repo = self._repo(full_name)
         data = content.encode() if isinstance(content, str) else bytes(content)
         clean = self._clean_path(path)
         with self._lock:
-            before = repo.git.resolve(repo.default_branch) or ""
-            existed = clean in repo.git.flat_tree(repo.default_branch)
-            after = repo.git.put_file(branch=repo.default_branch, path=clean, content=data)
+            target = branch or repo.default_branch
+            if branch:
+                repo.git.create_branch(branch, start=repo.default_branch)
+            before = repo.git.resolve(target) or ""
+            existed = clean in repo.git.flat_tree(target)
+            after = repo.git.put_file(branch=target, path=clean, content=data)
+            moved = self._pull_requests_moved(repo, target, after)
         changed = {"modified": (clean,)} if existed else {"added": (clean,)}
-        self._pushed(Push(repo, before, after, f"Update {clean}", **changed))
+        self._pushed(Push(repo, before, after, f"Update {clean}", **changed, branch=branch))
+        self._synchronized(repo, moved)
 
     def put_symlink(self, full_name: str, path: str, target: str) -> None:
         """Commit a symlink at ``path`` pointing to ``target`` (relative to the link, as ``ln -s`` takes it)."""
@@ -487,13 +511,46 @@ class SimulatorState(OidcIssuer):
         repo_id = self._renamed.get(full_name.lower())
         return self.repository_by_id(repo_id) if repo_id is not None else None
 
-    def delete_file(self, full_name: str, path: str) -> None:
+    def delete_file(self, full_name: str, path: str, *, branch: str = "") -> None:
         repo = self._repo(full_name)
         clean = self._clean_path(path)
         with self._lock:
-            before = repo.git.resolve(repo.default_branch) or ""
-            after = repo.git.delete_file(branch=repo.default_branch, path=clean)
-        self._pushed(Push(repo, before, after, f"Delete {clean}", removed=(clean,)))
+            target = branch or repo.default_branch
+            before = repo.git.resolve(target) or ""
+            after = repo.git.delete_file(branch=target, path=clean)
+            moved = self._pull_requests_moved(repo, target, after)
+        self._pushed(Push(repo, before, after, f"Delete {clean}", removed=(clean,), branch=branch))
+        self._synchronized(repo, moved)
+
+    def open_pull_request(self, full_name: str, *, branch: str) -> int:
+        """A pull request from ``branch`` (which must exist: ``put_file(..., branch=...)``) into the
+        default branch; GitHub sends ``pull_request`` ``opened``. Returns its number."""
+        repo = self._repo(full_name)
+        with self._lock:
+            head, base = repo.git.resolve(branch), repo.git.resolve(repo.default_branch)
+            if head is None or base is None or branch == repo.default_branch:
+                raise ValueError(f"no branch {branch!r} to open a pull request from")
+            number = 1 + sum(1 for pr in self.pull_requests.values() if pr.repository_id == repo.id)
+            pull = PullRequest(number, repo.id, branch, repo.default_branch, head, base)
+            self.pull_requests[(repo.id, number)] = pull
+        installation = self.installation_for(repo)
+        if installation is not None:
+            self._emit(Event("pull_request", "opened", installation, (repo,), pull_request=pull))
+        return number
+
+    def _pull_requests_moved(self, repo: Repository, branch: str, head: str) -> list[PullRequest]:
+        """New commits on a pull request's branch: its head moves."""
+        moved = [p for p in self.pull_requests.values() if p.repository_id == repo.id and p.head_branch == branch]
+        for pull in moved:
+            pull.head_sha = head
+        return moved
+
+    def _synchronized(self, repo: Repository, moved: list[PullRequest]) -> None:
+        """GitHub sends ``pull_request`` ``synchronize`` after the push that moved a pull request's head."""
+        installation = self.installation_for(repo) if moved else None
+        if installation is not None:
+            for pull in moved:
+                self._emit(Event("pull_request", "synchronize", installation, (repo,), pull_request=pull))
 
     def suspend_installation(self, installation_id: int) -> None:
         with self._lock:

@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from githubsim.shapes import installation_json
-from githubsim.state import Account, Event, Push, Repository, SimulatorState, iso
+from githubsim.state import Account, Event, PullRequest, Push, Repository, SimulatorState, iso
 
 DELIVERY_TIMEOUT_SECONDS = 10
 MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # GitHub does not deliver larger payloads
@@ -135,6 +135,8 @@ def payload(sim: SimulatorState, event: Event) -> dict[str, Any]:
     sender = SENDER.as_json(sim.api_url)
     if event.name == "push" and event.push is not None:
         return _push(sim, event, event.push, sender)
+    if event.name == "pull_request" and event.pull_request is not None:
+        return _pull_request(sim, event, event.pull_request, sender)
     installation = installation_json(sim, event.installation)
     if event.name == "installation_repositories":
         items = [_repository_item(r) for r in event.repositories]
@@ -197,7 +199,7 @@ def _push(sim: SimulatorState, event: Event, push: Push, sender: dict[str, Any])
         "visibility": "private" if repo.private else "public",
     }
     return {
-        "ref": f"refs/heads/{repo.default_branch}",
+        "ref": f"refs/heads/{push.branch or repo.default_branch}",
         "before": push.before or "0" * 40,
         "after": push.after,
         "repository": repository,
@@ -215,6 +217,39 @@ def _push(sim: SimulatorState, event: Event, push: Push, sender: dict[str, Any])
         "commits": [commit],
         "head_commit": commit,
     }
+
+
+def _pull_request(sim: SimulatorState, event: Event, pull: PullRequest, sender: dict[str, Any]) -> dict[str, Any]:
+    [repo] = event.repositories
+    repository = {
+        **_repository_item(repo),
+        "default_branch": repo.default_branch,
+        "owner": repo.owner.as_json(sim.api_url),
+    }
+    html = f"https://github.com/{repo.full_name}/pull/{pull.number}"
+    return {
+        "action": event.action,
+        "number": pull.number,
+        "pull_request": {
+            "url": f"{sim.api_url}/repos/{repo.full_name}/pulls/{pull.number}",
+            "id": repo.id * 1000 + pull.number,
+            "html_url": html,
+            "number": pull.number,
+            "state": "open",
+            "title": f"Changes from {pull.head_branch}",
+            "user": sender,
+            "head": {"label": f"{repo.owner.login}:{pull.head_branch}", "ref": pull.head_branch,
+                     "sha": pull.head_sha, "repo": repository},
+            "base": {"label": f"{repo.owner.login}:{pull.base_branch}", "ref": pull.base_branch,
+                     "sha": pull.base_sha, "repo": repository},
+        },
+        "repository": repository,
+        "installation": {
+            "id": event.installation.id,
+            "node_id": _node_id(f"023:IntegrationInstallation{event.installation.id}"),
+        },
+        "sender": sender,
+    }  # fmt: skip
 
 
 def _node_id(text: str) -> str:

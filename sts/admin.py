@@ -10,9 +10,18 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html, format_html_join
 
 from sts.caller_rules import caller_rule_delete, caller_rule_save
-from sts.models import CallerRule, MintedToken, OidcTokenUse, StsSession, token_fingerprint
+from sts.models import (
+    CallerRule,
+    MintedToken,
+    OidcTokenUse,
+    PolicyCheck,
+    PolicyIndexEntry,
+    StsSession,
+    token_fingerprint,
+)
 from workspaces.admin_site import OperatorOnlyAdmin, WorkspaceScopedAdmin, actor_of, request_id_in
 
 # GitHub's token prefixes: https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
@@ -109,3 +118,77 @@ class CallerRuleAdmin(WorkspaceScopedAdmin):
 
     def delete_row(self, request: HttpRequest, obj: Any) -> None:
         caller_rule_delete(rule=obj, actor=actor_of(request), request_id=request_id_in(request))
+
+
+@admin.register(PolicyIndexEntry)
+class PolicyIndexEntryAdmin(WorkspaceScopedAdmin):
+    """Each workspace's opted-in source repositories, one row per policy file on a default branch: what
+    it admits in words, its last validation and when it last changed. Kept by webhooks and the hourly
+    reconciliation (`sts.policy_index`); nobody edits it here."""
+
+    workspace_lookup = "installation__workspace"
+    permitted_actions = frozenset({"view"})
+    list_display = ("full_name", "policy_name", "validation", "rules_in_words", "changed_at", "validated_at")
+    list_filter = ("installation__workspace", "valid", "policy_name")
+    search_fields = ("full_name", "policy_name")
+    list_select_related = ("installation",)
+    ordering = ("full_name", "policy_name")
+    fields = (
+        "full_name",
+        "policy_name",
+        "workspace",
+        "validation",
+        "rules_in_words",
+        "first_problems",
+        "blob_sha",
+        "changed_at",
+        "validated_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("installation__workspace")
+
+    @admin.display(description="workspace")
+    def workspace(self, obj: PolicyIndexEntry) -> str:
+        return str(obj.installation.workspace)
+
+    @admin.display(description="last validation", ordering="valid")
+    def validation(self, obj: PolicyIndexEntry) -> str:
+        if obj.valid is None:
+            return "not validated yet"
+        if obj.valid:
+            return "valid"
+        return f"invalid ({obj.problem_count} problem{'' if obj.problem_count == 1 else 's'})"
+
+    @admin.display(description="rules in words")
+    def rules_in_words(self, obj: PolicyIndexEntry) -> str:
+        rules = [str(line) for line in obj.rules or []]
+        if not rules:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in rules)))
+
+    @admin.display(description="first problems")
+    def first_problems(self, obj: PolicyIndexEntry) -> str:
+        problems = [problem for problem in obj.problems or [] if isinstance(problem, dict)]
+        if not problems:
+            return "—"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>line {}: {}: {}</li>",
+                ((p.get("line") or "?", p.get("path", ""), p.get("message", "")) for p in problems),
+            ),
+        )
+
+
+@admin.register(PolicyCheck)
+class PolicyCheckAdmin(OperatorOnlyAdmin):
+    """The check runs webhook deliveries asked for, read-only: a check that could not be reported is found here."""
+
+    permitted_actions = frozenset({"view"})
+    list_display = ("full_name", "head_sha", "pull_request_number", "status", "conclusion", "error_tag", "created_at")
+    list_filter = ("status", "conclusion")
+    search_fields = ("full_name", "head_sha", "delivery_guid")
+    date_hierarchy = "created_at"

@@ -30,6 +30,7 @@ from sts.errors import CallerNoLongerInstalled, InvalidMintRequest, StsNotEntitl
 from sts.github_budget import GitHubBudget, GitHubBudgetExhausted
 from sts.models import MintedToken, StsSession, token_fingerprint
 from sts.policy import PolicyInvalid, is_valid_policy_name, parse_policy_bytes
+from sts.policy_index import repositories_holding
 from sts.policy_store import PolicyFile, PolicyRead, policy_files_read
 from sts.reasons import Reason
 from sts.sources import LONGEST_NAME, Source, reason_for, requested_sources
@@ -85,7 +86,7 @@ def token_mint(
     budget = GitHubBudget(
         workspace_public_id=workspace.public_id, caller_repository_id=str(session.identity.get("repository_id", ""))
     )
-    candidates = _resolve(workspace=workspace, app=app, sources=sources, budget=budget)
+    candidates = _resolve(workspace=workspace, app=app, sources=sources, budget=budget, policy_name=policy_name)
     _apply_policies(
         app=app,
         workspace=workspace,
@@ -161,13 +162,19 @@ def _check_caller_installed(session: StsSession) -> None:
         raise CallerNoLongerInstalled()
 
 
-def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None, budget: GitHubBudget) -> list[Source]:
+def _resolve(
+    *, workspace: Workspace, app: GitHubApp, sources: list[str] | None, budget: GitHubBudget, policy_name: str
+) -> list[Source]:
     """Names checked and de-duplicated, then each matched to an installation of the workspace."""
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
     if sources is None:
-        # Bounded like a request that names the most sources allowed: the first ones by name.
-        rows = rows.order_by("full_name_key")[: max_sources(workspace)]
-        candidates = [Source(requested=row.full_name).adopt(row) for row in rows]
+        # Only the repositories that hold the policy, where the policy index is known complete; bounded
+        # like a request that names the most sources allowed: the first ones by name.
+        held = repositories_holding(rows, policy_name=policy_name)
+        candidates = [
+            Source(requested=row.full_name).adopt(row)
+            for row in held.order_by("full_name_key")[: max_sources(workspace)]
+        ]
     else:
         candidates = requested_sources(sources)
         _match(candidates, rows=rows, workspace=workspace, app=app, budget=budget)

@@ -142,3 +142,83 @@ class CallerRule(models.Model):
         problems = caller_rule_problems(self.match)
         if problems:
             raise ValidationError({"match": problems})
+
+
+class PolicyCheck(models.Model):
+    """The check run one webhook delivery asked for (a push or a pull request touching the policy
+    folder): created once per delivery, so a retried task or a redelivery continues it instead of
+    reporting twice. `annotations_sent` says how far the run's annotations got."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        DONE = "done"
+        FAILED = "failed"
+
+    delivery_guid = models.CharField(max_length=64, unique=True)
+    installation = models.ForeignKey(
+        "workspaces.GitHubInstallation", on_delete=models.CASCADE, related_name="policy_checks"
+    )
+    repository_github_id = models.BigIntegerField()
+    full_name = models.CharField(max_length=200)
+    head_sha = models.CharField(max_length=64)
+    # The changed paths the push listed; null: ask GitHub (a pull request) or list the folder (a push that
+    # cannot show what it changed).
+    paths = models.JSONField(null=True, blank=True)
+    pull_request_number = models.PositiveBigIntegerField(null=True, blank=True)
+    to_default_branch = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    check_run_id = models.BigIntegerField(null=True, blank=True)
+    conclusion = models.CharField(max_length=16, blank=True)
+    annotations_sent = models.PositiveIntegerField(default=0)
+    error_tag = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"policy check of {self.full_name}@{self.head_sha[:12]} ({self.status})"
+
+
+class PolicyIndexEntry(models.Model):
+    """One policy file (`.atmos/pro/sts/<policy_name>.yaml`) a repository of an installation holds on its
+    default branch, with its last validation: which repositories a mint without `sources` reads."""
+
+    installation = models.ForeignKey(
+        "workspaces.GitHubInstallation", on_delete=models.CASCADE, related_name="policy_index"
+    )
+    repository_github_id = models.BigIntegerField("GitHub repository id")
+    full_name = models.CharField("repository", max_length=200)
+    policy_name = models.CharField(max_length=64)
+    blob_sha = models.CharField(max_length=64, blank=True, help_text="Empty until the file was read.")
+    valid = models.BooleanField(null=True, help_text="Unknown until the file was read and validated.")
+    problem_count = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="The first problems, with their lines.")
+    rules = models.JSONField(default=list, blank=True, help_text="What the policy admits, a sentence per rule.")
+    validated_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(help_text="When the file last changed, as far as we saw.")
+
+    class Meta:
+        verbose_name = "opted-in repository policy"
+        verbose_name_plural = "opted-in repository policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation", "repository_github_id", "policy_name"], name="one_index_entry_per_policy_file"
+            )
+        ]
+        indexes = [models.Index(fields=["installation", "policy_name"], name="policy_index_by_name")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name}: {self.policy_name}"
+
+
+class PolicyIndexScan(models.Model):
+    """Whether an installation's index is complete: set by a full scan of its repositories, cleared by
+    anything that may have changed a policy the index has not seen (a repository added, a push that
+    cannot show what it changed)."""
+
+    installation = models.OneToOneField(
+        "workspaces.GitHubInstallation", on_delete=models.CASCADE, related_name="policy_index_scan"
+    )
+    complete = models.BooleanField(default=False)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"policy index of {self.installation_id}: {'complete' if self.complete else 'incomplete'}"

@@ -136,6 +136,11 @@ def _answer(found: FileContent, *, path: str) -> dict[str, object]:
     return {"content": content, "refusal": None, "etag": found.etag}
 
 
+def policy_file_of(found: FileContent, *, path: str) -> PolicyFile:
+    """What GitHub answered for a policy's path, judged as the mint judges it (a link is refused)."""
+    return _entry(_answer(found, path=path))
+
+
 def _entry(cached: dict[str, object]) -> PolicyFile:
     content = cached["content"]
     refusal = cached.get("refusal")

@@ -49,6 +49,8 @@ ROLE_PERMISSIONS: Mapping[str, Mapping[str, frozenset[Action]]] = {
     "sts.mintedtoken": {Role.ADMIN: _V, Role.SECURITY: _V},
     # The workspace's own say over who may open a session: its admins keep the list.
     "sts.callerrule": {Role.ADMIN: _ALL, Role.SECURITY: _V},
+    # The opted-in source repositories with their policies (the policy-name index), read-only.
+    "sts.policyindexentry": {Role.ADMIN: _V, Role.SECURITY: _V},
 }
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html_join
@@ -283,8 +284,12 @@ class GitHubInstallationAdmin(WorkspaceScopedAdmin):
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        # The recorded repositories go with their installation; nobody deletes them one by one.
-        perms_needed.discard(str(InstallationRepository._meta.verbose_name))
+        # What is recorded of an installation (its repositories, their policy index, the checks it ran)
+        # goes with it; nobody deletes those records one by one.
+        for relation in GitHubInstallation._meta.related_objects:
+            related = relation.related_model
+            if relation.on_delete is models.CASCADE and isinstance(related, type):
+                perms_needed.discard(str(related._meta.verbose_name))
         return deleted, counts, perms_needed, protected
 
 

@@ -54,6 +54,14 @@ class Condition:
             return self.alternatives[0].describe()
         return f"any of {len(self.alternatives)} conditions"
 
+    def describe_all(self, shown: int = 3) -> str:
+        """The condition in words, its first `shown` alternatives in full."""
+        if len(self.alternatives) == 1:
+            return self.alternatives[0].describe()
+        words = " or ".join(matcher.describe() for matcher in self.alternatives[:shown])
+        more = len(self.alternatives) - shown
+        return f"one of {words}" + (f" (and {more} more)" if more > 0 else "")
+
     def failure(self, claims: Mapping[str, object]) -> Failure | None:
         """None when the condition holds, else why not."""
         claim = self.token_claim
@@ -92,6 +100,12 @@ class Rule:
     conditions: tuple[Condition, ...]
     permissions: Mapping[str, str]
     line: int | None = None
+
+    def in_words(self) -> str:
+        """What the rule admits, in a sentence: `rules[0]: when repository "acme/app" → contents: read`."""
+        conditions = " and ".join(f"{condition.claim} {condition.describe_all()}" for condition in self.conditions)
+        granted = ", ".join(f"{name}: {level}" for name, level in sorted(self.permissions.items()))
+        return f"rules[{self.index}]: when {conditions} → {granted}"
 
     def failure(self, claims: Mapping[str, object]) -> Failure | None:
         """None when every condition holds, else why the first one that fails does not."""
@@ -146,6 +160,17 @@ class TrustPolicy:
     # About how many bytes the policy holds in memory (its programs' RE2 grants and the objects built
     # from the file): what the parse cache charges for keeping it.
     retained_bytes: int = field(default=0, compare=False)
+
+    def in_words(self, *, rules_shown: int = 20) -> list[str]:
+        """What the policy admits, one sentence per rule (the first `rules_shown`), for people who review it."""
+        lines = [rule.in_words() for rule in self.rules[:rules_shown]]
+        if len(self.rules) > rules_shown:
+            lines.append(f"… and {len(self.rules) - rules_shown} more rules")
+        return lines
+
+    @property
+    def grants_write(self) -> bool:
+        return any(level == "write" for rule in self.rules for level in rule.permissions.values())
 
     def evaluate(self, claims: Mapping[str, object]) -> Decision:
         """The first rule whose conditions all hold decides; no rule holds: denied."""

@@ -21,3 +21,13 @@ def policy_path(name: str) -> str:
     if not is_valid_policy_name(name):
         raise InvalidPolicyName(name)
     return f"{POLICY_DIRECTORY}/{name}{POLICY_SUFFIX}"
+
+
+def policy_name_of_path(path: str) -> str | None:
+    """The policy name a repository path holds (`.atmos/pro/sts/<name>.yaml`), or None for any other path:
+    a nested folder, another suffix, `..`, or a name that is not a policy name."""
+    folder, _, base = path.rpartition("/")
+    if folder != POLICY_DIRECTORY or not base.endswith(POLICY_SUFFIX):
+        return None
+    name = base.removesuffix(POLICY_SUFFIX)
+    return name if is_valid_policy_name(name) else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -19,13 +20,23 @@ from audit.models import AuditEvent
 from github_app.webhooks import (
     InstallationEvent,
     InstallationRepositoriesEvent,
+    PullRequestEvent,
     PushEvent,
     RepositoryEvent,
     WebhookEvent,
     webhook_event_parse,
 )
+from sts.models import PolicyCheck
 from sts.policy.vocabulary import POLICY_DIRECTORY
+from sts.policy_checks import policy_check_queue
+from sts.policy_index import (
+    policy_index_incomplete,
+    policy_index_push,
+    policy_index_repositories_left,
+    policy_index_repository_moved,
+)
 from sts.policy_store import policy_files_invalidate
+from sts.tasks import policy_check_process, policy_index_scan_one
 from sts.webhooks.models import WebhookDelivery
 from workspaces.installation_events import (
     installation_event_apply,
@@ -83,7 +94,7 @@ def webhook_delivery_apply(*, delivery_pk: int) -> str:
         if delivery is None or delivery.status != Status.QUEUED:
             return delivery.status if delivery is not None else "missing"
         event = webhook_event_parse(event=delivery.event, payload=delivery.payload)
-        outcome = _dispatch(event, request_id=f"whk_{delivery.guid}") if event is not None else None
+        outcome = _dispatch(event, guid=delivery.guid) if event is not None else None
         delivery.status = Status.DONE if outcome is not None else Status.IGNORED
         delivery.outcome = (outcome or "No workspace owns the installation or repository; nothing changed.")[:300]
         delivery.processed_at = timezone.now()
@@ -124,8 +135,9 @@ def webhook_deliveries_purge(*, now: datetime) -> int:
     return removed
 
 
-def _dispatch(event: WebhookEvent, *, request_id: str) -> str | None:
+def _dispatch(event: WebhookEvent, *, guid: str) -> str | None:
     """What the event changed, in a sentence; None when it concerns nothing a workspace owns."""
+    request_id = f"whk_{guid}"
     if isinstance(event, InstallationEvent):
         installation = installation_event_apply(event=event, request_id=request_id)
         return None if installation is None else f"Installation {event.installation.id}: {event.action}."
@@ -133,25 +145,80 @@ def _dispatch(event: WebhookEvent, *, request_id: str) -> str | None:
         installation = installation_repositories_event_apply(event=event, request_id=request_id)
         if installation is None:
             return None
+        policy_index_repositories_left(
+            installation=installation, repository_ids=[r.id for r in event.removed], request_id=request_id
+        )
+        if event.added:
+            # The index has not seen the new repositories' policies: complete again after a scan.
+            policy_index_incomplete(installation=installation)
+            _after_commit(policy_index_scan_one, installation.pk)
         return f"Installation {installation.github_id}: {len(event.added)} added, {len(event.removed)} removed."
     if isinstance(event, RepositoryEvent):
         names = installation_repository_moved(repository=event.repository, request_id=request_id)
         for name in names:
             policy_files_invalidate(full_name=name)
+        if names:
+            policy_index_repository_moved(
+                repository_id=event.repository.id, full_name=event.repository.full_name, request_id=request_id
+            )
         return f"Repository {event.repository.id} is now {event.repository.full_name}." if names else None
-    return _push(event, request_id=request_id)
+    if isinstance(event, PullRequestEvent):
+        return _pull_request(event, guid=guid)
+    return _push(event, guid=guid)
 
 
-def _push(event: PushEvent, *, request_id: str) -> str | None:
+def _pull_request(event: PullRequestEvent, *, guid: str) -> str | None:
     installation = installation_owner_of_repository(
         repository_id=event.repository.id, installation_id=event.installation_id
     )
     if installation is None:
         return None
-    if not event.to_default_branch:
-        return "A push to another ref than the default branch; policies are read from the default branch only."
+    check = policy_check_queue(
+        delivery_guid=guid,
+        installation=installation,
+        repository_id=event.repository.id,
+        full_name=event.repository.full_name,
+        head_sha=event.head_sha,
+        pull_request_number=event.number,
+    )
+    _check_after_commit(check)
+    return f"Pull request {event.number}: its policy files are checked on {event.head_sha[:12]}."
+
+
+def _push(event: PushEvent, *, guid: str) -> str | None:
+    request_id = f"whk_{guid}"
+    installation = installation_owner_of_repository(
+        repository_id=event.repository.id, installation_id=event.installation_id
+    )
+    if installation is None:
+        return None
     if not event.may_touch(POLICY_DIRECTORY):
         return f"A push that left {POLICY_DIRECTORY}/ untouched."
+    if event.head_sha is not None and event.ref.startswith("refs/heads/"):
+        check = policy_check_queue(
+            delivery_guid=guid,
+            installation=installation,
+            repository_id=event.repository.id,
+            full_name=event.repository.full_name,
+            head_sha=event.head_sha,
+            paths=event.paths,
+            to_default_branch=event.to_default_branch,
+        )
+        _check_after_commit(check)
+    if not event.to_default_branch:
+        return "A push to another branch than the default one: its policy files are checked, not used."
+    indexed = event.paths is not None and policy_index_push(
+        installation=installation,
+        repository_id=event.repository.id,
+        full_name=event.repository.full_name,
+        paths=event.paths,
+        removed=event.removed,
+        request_id=request_id,
+    )
+    if not indexed:
+        # The index cannot tell which policies the push changed: complete again once the folders are listed.
+        policy_index_incomplete(installation=installation)
+        _after_commit(policy_index_scan_one, installation.pk)
     recorded = installation.repositories.filter(github_id=event.repository.id).values_list("full_name", flat=True)
     names = sorted({event.repository.full_name, *recorded})
     for name in names:
@@ -173,6 +240,16 @@ def _push(event: PushEvent, *, request_id: str) -> str | None:
 def _installation_id(event: WebhookEvent | None) -> int | None:
     if isinstance(event, InstallationEvent | InstallationRepositoriesEvent):
         return event.installation.id
-    if isinstance(event, RepositoryEvent | PushEvent):
+    if isinstance(event, RepositoryEvent | PushEvent | PullRequestEvent):
         return event.installation_id
     return None
+
+
+def _check_after_commit(check: PolicyCheck) -> None:
+    if check.status == PolicyCheck.Status.QUEUED:
+        _after_commit(policy_check_process, check.pk)
+
+
+def _after_commit(task: Any, pk: int) -> None:
+    """The task runs once the delivery's transaction committed: it reads what the transaction wrote."""
+    transaction.on_commit(lambda: task.delay(pk))

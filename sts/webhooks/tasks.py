@@ -10,7 +10,9 @@ from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from github_app.errors import GitHubRateLimited, GitHubUnavailable
+from github_app.client import GitHubApp
+from github_app.errors import GitHubError, GitHubRateLimited, GitHubUnavailable
+from sts.policy_index import policy_index_scan
 from sts.webhooks.services import (
     webhook_deliveries_purge,
     webhook_deliveries_stale,
@@ -44,8 +46,9 @@ def webhook_delivery_process(self: Task, delivery_pk: int) -> str:
 @shared_task(name="sts.webhooks.tasks.installations_reconcile")
 def installations_reconcile() -> dict[str, int]:
     """Periodic (``CELERY_BEAT_SCHEDULE``): re-reads every owned installation from GitHub, each in a
-    task of its own, and queues again the deliveries whose task never ran (a broker that lost them).
-    GitHub never redelivers by itself, so this is what repairs a lost webhook."""
+    task of its own (with its repositories' policy folders, for the policy index), and queues again the
+    deliveries whose task never ran (a broker that lost them). GitHub never redelivers by itself, so this
+    is what repairs a lost webhook."""
     pks = list(GitHubInstallation.objects.values_list("pk", flat=True))
     for pk in pks:
         installation_reconcile_one.delay(pk)
@@ -60,8 +63,11 @@ def installation_reconcile_one(self: Task, installation_pk: int) -> bool:
     installation = GitHubInstallation.objects.select_related("workspace").filter(pk=installation_pk).first()
     if installation is None:
         return False
+    request_id = f"reconcile-{timezone.now():%Y%m%d%H%M}"
     try:
-        return installation_reconcile(installation=installation, request_id=f"reconcile-{timezone.now():%Y%m%d%H%M}")
+        changed = installation_reconcile(installation=installation, request_id=request_id)
+        _policy_index_scan(installation_pk=installation_pk, request_id=request_id)
+        return changed
     except GitHubRateLimited as error:
         # GitHub tells when the limit resets; retrying earlier only spends the next window.
         raise self.retry(exc=error, countdown=max(1, int(error.retry_at - time.time()))) from error
@@ -72,6 +78,21 @@ def installation_reconcile_one(self: Task, installation_pk: int) -> bool:
         # and mints nothing while GitHub refuses its tokens; an operator unlinks it.
         logger.warning("GitHub no longer knows installation %s; left as it is.", installation.github_id)
         return False
+
+
+def _policy_index_scan(*, installation_pk: int, request_id: str) -> None:
+    """Then the policy index: the folder of every repository listed once, the index marked complete. A
+    suspended installation is not read (GitHub refuses it); a refusal leaves the index as it was (mints
+    read as without it while it is incomplete). GitHub's failures and rate limits go to the task's retry."""
+    installation = GitHubInstallation.objects.select_related("workspace").filter(pk=installation_pk).first()
+    if installation is None or installation.is_suspended:
+        return
+    try:
+        policy_index_scan(installation=installation, app=GitHubApp.from_settings(), request_id=request_id)
+    except (GitHubRateLimited, GitHubUnavailable):
+        raise
+    except GitHubError as error:
+        logger.warning("Policy index of installation %s not scanned: %s", installation.github_id, type(error).__name__)
 
 
 @shared_task(name="sts.webhooks.tasks.webhook_deliveries_purge_old")

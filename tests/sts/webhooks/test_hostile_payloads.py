@@ -30,6 +30,13 @@ def changed(payload: dict, path: str, value: Any) -> dict:
 
 SUSPEND = installation_payload("suspend", 42)
 PUSH = push_payload(installation_id=42, repository_id=11, full_name="Codertocat/a", paths=[".atmos/pro/sts/x.yaml"])
+PULL = {
+    "action": "opened",
+    "number": 3,
+    "pull_request": {"number": 3, "head": {"sha": "a" * 40}},
+    "repository": {"id": 11, "full_name": "Codertocat/a"},
+    "installation": {"id": 42},
+}
 
 
 @pytest.mark.parametrize(
@@ -72,6 +79,16 @@ PUSH = push_payload(installation_id=42, repository_id=11, full_name="Codertocat/
         ("push", changed(PUSH, "commits", [{"added": [1], "removed": [], "modified": []}])),
         ("push", changed(PUSH, "installation", {"id": None})),
         ("repository", {"action": "renamed", "repository": {"id": 11, "full_name": None}}),
+        ("pull_request", changed(PULL, "pull_request", None)),
+        ("pull_request", changed(PULL, "pull_request.head", "a" * 40)),
+        ("pull_request", changed(PULL, "pull_request.head.sha", "main")),
+        ("pull_request", changed(PULL, "pull_request.head.sha", "../../" + "a" * 40)),
+        ("pull_request", changed(PULL, "pull_request.head.sha", "A" * 40)),
+        ("pull_request", changed(PULL, "pull_request.head.sha", "a" * 40 + "\n")),
+        ("pull_request", changed(PULL, "number", True)),
+        ("pull_request", changed(PULL, "number", "3")),
+        ("pull_request", changed(PULL, "number", -3)),
+        ("pull_request", changed(PULL, "repository.full_name", "../../etc")),
     ],
 )
 def test_a_signed_payload_of_the_wrong_shape_is_refused_with_no_side_effect(

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from sts.models import CallerRule, MintedToken, StsSession, token_fingerprint
+from sts.models import CallerRule, MintedToken, PolicyIndexEntry, StsSession, token_fingerprint
 from tests.factories import installation_record, repository_record, workspace_create
 from workspaces.models import (
     FeatureOverride,
@@ -46,6 +46,7 @@ class Tenant:
     refusal_event: AuditEvent
     override: FeatureOverride
     caller_rule: CallerRule
+    policy: PolicyIndexEntry
     memberships: dict[str, Membership] = field(default_factory=dict)
 
     @property
@@ -66,6 +67,7 @@ class Tenant:
             PlanFeature: PlanFeature.objects.filter(plan=self.workspace.plan).order_by("key").first(),
             FeatureOverride: self.override,
             CallerRule: self.caller_rule,
+            PolicyIndexEntry: self.policy,
         }
 
 
@@ -122,7 +124,17 @@ def make_tenant(key: str, *, plan_slug: str, account: str, github_id: int) -> Te
         workspace=workspace, key="audit_streaming", value=True, expires_at=expires, granted_by="billing-staff"
     )
     caller_rule = CallerRule.objects.create(workspace=workspace, match={"repository": f"{account}/*"})
+    policy = PolicyIndexEntry.objects.create(
+        installation=installation,
+        repository_github_id=repository.github_id,
+        full_name=repository.full_name,
+        policy_name="default",
+        valid=True,
+        rules=[f'rules[0]: when repository "{caller}" → contents: read'],
+        changed_at=expires - timedelta(hours=2),
+    )
     return Tenant(
+        policy=policy,
         key=key,
         override=override,
         caller_rule=caller_rule,
