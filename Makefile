@@ -48,7 +48,7 @@ test-celery: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy atmospro github_app sts audit workspaces review
+	$(BIN)/mypy atmospro observability github_app sts audit workspaces review
 
 format: install
 	$(BIN)/ruff check --fix .

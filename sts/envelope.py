@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import secrets
@@ -14,13 +13,13 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from observability.log_context import current_request_id, request_log_context
 from sts.errors import StsError
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 API_PREFIX = "/api/"
-_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _TAG_FOR_STATUS = {
     400: ("MalformedRequest", "The request is malformed."),
@@ -37,10 +36,6 @@ _TAG_FOR_STATUS = {
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
-
-
-def current_request_id() -> str:
-    return _current_request_id.get()
 
 
 def envelope(
@@ -120,11 +115,8 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = _current_request_id.set(request_id)
-        try:
+        with request_log_context(request_id):
             response = self.get_response(request)
-        finally:
-            _current_request_id.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -171,9 +163,3 @@ def _is_envelope(response: HttpResponse) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and "traceId" in body
-
-
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
-        return True

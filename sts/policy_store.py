@@ -24,6 +24,7 @@ from django.core.cache import cache
 
 from github_app.client import FileContent, GitHubApp
 from github_app.errors import GitHubError, GitHubFileTooLarge
+from observability.metrics import policy_cache_observed
 from sts.github_budget import GitHubBudgetExhausted
 from sts.policy import MAX_POLICY_BYTES, policy_path
 
@@ -99,6 +100,7 @@ def policy_file_read(
     key = _cache_key(full_name, repository_id, policy_name)
     cached = cache.get(key)
     if cached is not None and time.time() - cached["checked_at"] < settings.STS_POLICY_CACHE_SECONDS:
+        policy_cache_observed(cache="file", result="hit")
         return _entry(cached)
     etag = cached["etag"] if cached is not None else None
     if etag is None and spend is not None:
@@ -112,6 +114,7 @@ def policy_file_read(
         entry: dict[str, object] = {"content": None, "refusal": TOO_LARGE, "etag": None}
     else:
         entry = cached if found.not_modified and cached is not None else _answer(found, path=path)
+    policy_cache_observed(cache="file", result="revalidated" if entry is cached else "miss")
     entry = {**entry, "checked_at": time.time()}
     cache.set(key, entry, timeout=24 * 3600)
     return _entry(entry)
