@@ -17,18 +17,18 @@ import os
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
         raise Http404()
+    if request.method not in ("GET", "HEAD"):  # told only to who may scrape: to others the route is not there
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     response = HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response
