@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.log import log_response
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -117,6 +118,10 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         with request_log_context(request_id):
             response = self.get_response(request)
+            if response.status_code >= 400:
+                # What Django would log after every middleware returned, outside the request's context:
+                # logged here it carries the request id, and Django sees it was logged.
+                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         response[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LOAD_SETTINGS = "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'atmospro.settings'; from django.conf import settings"
+LOAD_SETTINGS = (
+    "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'atmospro.settings'; from django.conf import settings"
+)
 OURS = ("METRICS_TOKEN", "METRICS_ALLOWED_NETWORKS", "LOG_FORMAT", "DEBUG", "ALLOWED_HOSTS")
 
 
