@@ -77,6 +77,8 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             }
         },
         "root": {"handlers": ["console"], "level": level},
+        # Django's own defaults print its records a second time, unformatted, while DEBUG is on.
+        "loggers": {"django": {"handlers": [], "level": level, "propagate": True}},
     }
 
 
@@ -88,7 +90,7 @@ def gunicorn_logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     )
     config["formatters"]["access"] = access
     config["handlers"]["access"] = {**config["handlers"]["console"], "formatter": "access"}
-    config["loggers"] = {
+    config["loggers"] |= {
         "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
         "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     }
