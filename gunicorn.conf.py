@@ -32,7 +32,7 @@ access_log_format = ACCESS_LOG_FORMAT
 
 
 def on_starting(server: Any) -> None:
-    METRICS_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    # Once, at the first start (a reload, HUP, reads this file again but does not call this hook).
     for stale in METRICS_DIRECTORY.glob("*.db"):
         stale.unlink()
 

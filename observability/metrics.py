@@ -13,12 +13,18 @@ adds them up (`exposition`).
 from __future__ import annotations
 
 import enum
+import os
 import re
 import time
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # A metric without labels opens its file as it is defined below: the directory must exist by then.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 OTHER = "other"
 _WORD = re.compile(r"^[A-Za-z0-9_.:{}/-]{1,100}$")

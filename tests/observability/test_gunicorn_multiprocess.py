@@ -49,9 +49,6 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     env = {name: value for name, value in os.environ.items() if name not in CLEARED}
     metrics_dir = tmp_path / "prometheus"
-    metrics_dir.mkdir()
-    # A file of an earlier run, as a restart finds it: gunicorn must remove it, or it would be added in.
-    (metrics_dir / "counter_1.db").write_bytes(b"stale")
     env.update(
         PYTHONPATH=str(ROOT),
         VAR_DIR=str(tmp_path / "var"),
@@ -64,6 +61,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300
     )
+    # The counts of an earlier run, as a restart finds them: gunicorn must remove them, or they would be added in.
+    (metrics_dir / "counter_1.db").write_bytes(b"stale")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
