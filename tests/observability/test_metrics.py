@@ -150,3 +150,25 @@ def test_a_failed_celery_task_is_counted_by_its_name(delta: Callable) -> None:
     # Run in this process through Celery's own tracer, as a worker runs it (not raised here).
     assert always_fails.apply(throw=False).failed()
     assert delta("atmospro_celery_task_failures_total", task="tests.observability.always_fails") == 1
+
+
+def test_every_throttled_request_is_counted_though_one_event_a_minute_is_written(
+    client: Client, acme: Acme, settings: Any, delta: Callable
+) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"oidc_exchange": "1/minute"}}
+    statuses = [exchange(client, "x", acme.workspace.public_id).status_code for _ in range(6)]
+    assert statuses.count(429) == 5
+    throttled = {"action": "oidc.exchange", "outcome": "denied", "error_tag": "Throttled"}
+    assert delta("atmospro_api_requests_total", **throttled) == 5
+
+
+def test_a_bug_is_counted_as_an_error(
+    client: Client, acme: Acme, monkeypatch: pytest.MonkeyPatch, delta: Callable
+) -> None:
+    def broken(**_: Any) -> Any:  # a stand-in for a bug behind the view
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("sts.exchange.session_issue", broken)
+    assert exchange(client, acme.token(), acme.workspace.public_id).status_code == 500
+    failed = {"action": "oidc.exchange", "outcome": "error", "error_tag": "InternalError"}
+    assert delta("atmospro_api_requests_total", **failed) == 1

@@ -11,9 +11,9 @@ from django.test import Client
 TOKEN = "metrics-" + "Zq4Lm8Rt2Vw6Nb0x"
 
 
-@pytest.fixture
-def closed(settings: Any) -> None:
-    settings.METRICS_TOKEN = None
+@pytest.fixture(params=[None, ""], ids=["unset", "empty"])
+def closed(settings: Any, request: pytest.FixtureRequest) -> None:
+    settings.METRICS_TOKEN = request.param
     settings.METRICS_ALLOWED_NETWORKS = []
 
 
@@ -37,6 +37,7 @@ def test_it_is_closed_to_everyone_when_nothing_is_configured(client: Client, clo
     assert scrape(client).status_code == 404
     assert scrape(client, Authorization="Bearer ").status_code == 404
     assert scrape(client, Authorization="Bearer None").status_code == 404
+    assert scrape(client, Authorization='Bearer ""').status_code == 404
     assert scrape(client, remote="10.20.1.1").status_code == 404
 
 
