@@ -14,6 +14,7 @@ refusal with a sentence saying why.
 from __future__ import annotations
 
 import base64
+import contextvars
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -76,7 +77,12 @@ def policy_files_read(
         except (GitHubError, GitHubBudgetExhausted) as error:
             return error
 
-    return list(_readers.map(read, reads)) if len(reads) > 1 else [read(one) for one in reads]
+    if len(reads) <= 1:
+        return [read(one) for one in reads]
+    # Each read in a copy of the request's context, so that its log lines carry the request id (a
+    # context is entered by one thread at a time: one copy per read).
+    contexts = [contextvars.copy_context() for _ in reads]
+    return list(_readers.map(lambda context, one: context.run(read, one), contexts, reads))
 
 
 def _cache_key(full_name: str, repository_id: int | None, policy_name: str) -> str:

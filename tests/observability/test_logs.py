@@ -92,9 +92,10 @@ def test_the_request_id_is_the_envelope_s_trace_id_and_the_caller_joins_once_ver
     ).json()["data"]["token"]
     json_lines.truncate(0)
     json_lines.seek(0)
+    # Two policies, read side by side by the policy readers' threads.
     minted = client.post(
         "/api/v1/sts",
-        {"sources": ["acme/modules"]},
+        {"sources": ["acme/modules", "acme/no-policy"]},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {session}",
     )
@@ -103,7 +104,8 @@ def test_the_request_id_is_the_envelope_s_trace_id_and_the_caller_joins_once_ver
     lines = [line for line in parsed(json_lines) if line["request_id"] == trace_id]
     # urllib3's DEBUG lines of the calls to GitHub the mint made, once the session was verified.
     github_calls = [line for line in lines if line["logger"].startswith("urllib3")]
-    assert github_calls
+    read = {line["message"].split("/contents/")[0] for line in github_calls if "/contents/" in line["message"]}
+    assert len(read) == 2, read
     for line in github_calls:
         assert (line["workspace"], line["repository"], line["run_id"]) == (acme.workspace.public_id, "acme/app", run_id)
     assert log_context()["request_id"] == "-"  # nothing of the request is left once it is over
