@@ -32,9 +32,14 @@ def request_log_context(request_id: str) -> Iterator[None]:
 
 
 def log_context_bind(*, workspace: str = "", repository: str = "", run_id: str = "") -> None:
-    """Adds the verified caller to the current request's context (empty values are left out)."""
+    """Adds the verified caller to the current request's context (empty values are left out). Outside
+    a request (a Celery task writing an audit event) it does nothing: with no span to end it, the
+    caller would stay on every later line of the thread."""
+    current = _context.get()
+    if "request_id" not in current:
+        return
     given = {"workspace": workspace, "repository": repository, "run_id": run_id}
-    _context.set({**_context.get(), **{name: value[:200] for name, value in given.items() if value}})
+    _context.set({**current, **{name: value[:200] for name, value in given.items() if value}})
 
 
 def log_context() -> Mapping[str, str]:

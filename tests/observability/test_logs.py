@@ -166,3 +166,10 @@ def test_the_plain_format_is_one_readable_line_with_the_request_id() -> None:
     with request_log_context("req_plain"):
         LogContextFilter().filter(record)
     assert formatter.format(record).endswith("INFO sts.mint [req_plain] minted 2")
+
+
+def test_a_caller_bound_outside_a_request_is_not_kept(json_lines: io.StringIO) -> None:
+    log_context_bind(workspace="ws_task", repository="acme/app", run_id="1")  # as a Celery task's trail does
+    logging.getLogger("tests.observability").info("later")
+    [line] = parsed(json_lines)
+    assert {line[name] for name in ("request_id", "workspace", "repository", "run_id")} == {"-"}
