@@ -54,7 +54,7 @@ test-schema: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy atmospro github_app sts audit workspaces review
+	$(BIN)/mypy atmospro observability github_app sts audit workspaces review
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+import observability.task_signals  # noqa: F401  (counts task failures, wherever tasks run)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmospro.settings")
 
 app = Celery("atmospro")

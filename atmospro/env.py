@@ -8,6 +8,7 @@ sentence naming the variable, nothing is guessed, and a secret or a password is 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import warnings
@@ -150,6 +151,23 @@ class Environment:
         if not _HEADER_NAME.fullmatch(value):
             raise ConfigError(f"{name} must be an HTTP header name such as X-Forwarded-Proto, not {value!r}.")
         return "HTTP_" + value.upper().replace("-", "_"), "https"
+
+    def choice(self, name: str, default: str, *, choices: tuple[str, ...]) -> str:
+        value = self.string(name, default)
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+        return value
+
+    def networks(self, name: str) -> list[str]:
+        """CIDRs (``10.0.0.0/8``, ``::1/128``), comma-separated; none when unset. A host address with a
+        prefix (``10.0.0.1/8``) is refused: it is a typo for either the host or the network."""
+        values = self.strings(name, [])
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=True)
+            except ValueError:
+                raise ConfigError(f"{name} must list networks such as 10.0.0.0/8, not {value!r}.") from None
+        return values
 
     def url(self, name: str, default: str) -> str:
         return checked_url(name, self.string(name, default))

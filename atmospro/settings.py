@@ -6,6 +6,7 @@ from pathlib import Path
 
 from atmospro.env import ConfigError, Environment, deployment_cache_prefix
 from github_app.http import is_loopback_host
+from observability.logs import LOG_FORMATS, logging_config
 from sts.signing_keys import dev_session_key, load_private_key, load_public_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -168,7 +169,7 @@ SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", not DEBUG)
 if not DEBUG and env.raw("SECURE_SSL_REDIRECT") is not None and not SECURE_SSL_REDIRECT:
     # Said explicitly: the load balancer redirects plain HTTP itself (and must, for `check --deploy`'s sake).
     SILENCED_SYSTEM_CHECKS = ["security.W008"]
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0, maximum=63072000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -264,11 +265,12 @@ DEPLOYMENT_CACHE_PREFIX = deployment_cache_prefix(github_api_url=GITHUB_API_URL,
 for _cache in CACHES.values():
     _cache["KEY_PREFIX"] = ":".join(filter(None, [str(_cache.get("KEY_PREFIX", "")), DEPLOYMENT_CACHE_PREFIX]))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "sts.envelope.RequestIdLogFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
-    "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
-}
+# --- Logs and metrics ---
+# One JSON object per line in production; a readable line in development (LOG_FORMAT=plain or json).
+LOG_FORMAT = env.choice("LOG_FORMAT", "plain" if DEBUG else "json", choices=LOG_FORMATS)
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.string("LOG_LEVEL", "INFO"))
+# /metrics is closed unless one of these opens it: a bearer token, or the scraper's own networks.
+METRICS_TOKEN = env.secret("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ConfigError("METRICS_TOKEN must be at least 16 characters long.")
+METRICS_ALLOWED_NETWORKS = env.networks("METRICS_ALLOWED_NETWORKS")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from observability.exposition import metrics
 from sts import health
 from sts.api.docs import ApiDocsView, ApiSchemaView
 from sts.api.exchange import OidcExchangeView
@@ -13,6 +14,7 @@ from sts.webhooks.receiver import github_webhook
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("api/v1/auth/github-oidc", OidcExchangeView.as_view(), name="oidc-exchange"),
     path("api/v1/sts", MintView.as_view(), name="sts-mint"),
     path("api/v1/sts/revoke", RevokeView.as_view(), name="sts-revoke"),

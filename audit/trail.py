@@ -16,6 +16,7 @@ from typing import Any
 from audit.event_types import Operation
 from audit.models import AuditEvent
 from audit.services import audit_record
+from observability.log_context import log_context_bind
 
 # The largest `detail` an event may hold, as JSON. Services keep their facts bounded themselves
 # (counts, the first few names); this cap is the guarantee behind them, whatever a caller sends.
@@ -39,6 +40,7 @@ class AuditTrail:
         self.workspace_public_id = workspace_public_id
         if identity is not None:
             self.identity = dict(identity)
+        log_context_bind(workspace=workspace_public_id, **_caller(self.identity))
 
     def note(self, **facts: Any) -> None:
         self.detail.update(facts)
@@ -80,7 +82,7 @@ class AuditTrail:
         detail = dict(self.detail)
         if error_tag:
             detail.update(status=status, reason=message[:500])
-        outcome = _outcome(status=status, error_tag=error_tag, decided=self.outcome)
+        outcome = outcome_of(status=status, error_tag=error_tag, decided=self.outcome)
         action = self.action
         if isinstance(action, Operation):
             action = action.type_for(allowed=outcome == AuditEvent.Outcome.ALLOWED)
@@ -97,7 +99,13 @@ class AuditTrail:
         return self._event
 
 
-def _outcome(*, status: int, error_tag: str, decided: str | None) -> str:
+def _caller(identity: Mapping[str, Any]) -> dict[str, str]:
+    """What the logs of the request say of its verified caller."""
+    return {"repository": str(identity.get("repository", "")), "run_id": str(identity.get("run_id", ""))}
+
+
+def outcome_of(*, status: int, error_tag: str, decided: str | None) -> str:
+    """The event's outcome for a request that ended with `status` and `error_tag`."""
     if status >= 500:
         return AuditEvent.Outcome.ERROR
     if error_tag:

@@ -44,6 +44,7 @@ from github_app.errors import (
     GitHubUnprocessable,
 )
 from github_app.http import http_request
+from observability.metrics import github_rate_limit_observed
 
 API_VERSION = "2022-11-28"
 MAX_REPOSITORIES_PER_TOKEN = 500  # GitHub's limit for `repositories` on access_tokens
@@ -384,6 +385,9 @@ class GitHubApp:
                     f"GitHub did not answer {method} {_safe(path)}: {type(error).__name__}."
                 )
             else:
+                github_rate_limit_observed(
+                    credential=credential, remaining=response.headers.get("X-RateLimit-Remaining")
+                )
                 if response.status_code < 300 or (allow_not_modified and response.status_code == 304):
                     return response
                 if response.status_code == 404:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import secrets
@@ -11,16 +10,17 @@ from typing import Any
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.log import log_response
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from observability.log_context import current_request_id, request_log_context
 from sts.errors import StsError
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 API_PREFIX = "/api/"
-_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # The tag and sentence of each refusal that the framework answers before our code runs (the API's
 # description lists them per status from here too).
@@ -39,10 +39,6 @@ FRAMEWORK_ERRORS = {
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
-
-
-def current_request_id() -> str:
-    return _current_request_id.get()
 
 
 def envelope(
@@ -122,11 +118,12 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = _current_request_id.set(request_id)
-        try:
+        with request_log_context(request_id):
             response = self.get_response(request)
-        finally:
-            _current_request_id.reset(token)
+            if response.status_code >= 400:
+                # What Django would log after every middleware returned, outside the request's context:
+                # logged here it carries the request id, and Django sees it was logged.
+                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         response[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -173,9 +170,3 @@ def _is_envelope(response: HttpResponse) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and "traceId" in body
-
-
-class RequestIdLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id()
-        return True

@@ -25,6 +25,7 @@ from audit.models import AuditEvent
 from audit.trail import AuditTrail
 from github_app.client import GitHubApp
 from github_app.errors import GitHubError, GitHubInstallationSuspended
+from observability.metrics import mint_source_observed, tokens_minted_observed
 from sts.caller_rules import caller_admit
 from sts.errors import CallerNoLongerInstalled, InvalidMintRequest, StsNotEntitled
 from sts.github_budget import GitHubBudget, GitHubBudgetExhausted
@@ -107,6 +108,7 @@ def token_mint(
             revoked_after_failure=tokens_revoke_after_failure(app=app, minted=minted),
         )
         raise
+    tokens_minted_observed(len(result.tokens))
     trail.decide(AuditEvent.Outcome.ALLOWED if result.tokens else AuditEvent.Outcome.DENIED)
     trail.note(**audit_facts(sources=sources, candidates=candidates, minted=minted))
     _source_rows(trail=trail, candidates=candidates, minted=minted)
@@ -117,6 +119,7 @@ def _source_rows(*, trail: AuditTrail, candidates: list[Source], minted: list[Mi
     """Every decided source as a row of its own in the audit log, with the token that covers it."""
     fingerprints = {id(member): token_fingerprint(batch.token.token) for batch in minted for member in batch.members}
     for candidate in candidates:
+        mint_source_observed(reason=candidate.reason)
         trail.source(
             repository=(candidate.full_name or candidate.requested)[:LONGEST_NAME],
             github_id=candidate.github_id,

@@ -14,6 +14,7 @@ refusal with a sentence saying why.
 from __future__ import annotations
 
 import base64
+import contextvars
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from django.core.cache import cache
 
 from github_app.client import FileContent, GitHubApp
 from github_app.errors import GitHubError, GitHubFileTooLarge
+from observability.metrics import policy_cache_observed
 from sts.github_budget import GitHubBudgetExhausted
 from sts.policy import MAX_POLICY_BYTES, policy_path
 
@@ -75,7 +77,12 @@ def policy_files_read(
         except (GitHubError, GitHubBudgetExhausted) as error:
             return error
 
-    return list(_readers.map(read, reads)) if len(reads) > 1 else [read(one) for one in reads]
+    if len(reads) <= 1:
+        return [read(one) for one in reads]
+    # Each read in a copy of the request's context, so that its log lines carry the request id (a
+    # context is entered by one thread at a time: one copy per read).
+    contexts = [contextvars.copy_context() for _ in reads]
+    return list(_readers.map(lambda context, one: context.run(read, one), contexts, reads))
 
 
 def _cache_key(full_name: str, repository_id: int | None, policy_name: str) -> str:
@@ -99,6 +106,7 @@ def policy_file_read(
     key = _cache_key(full_name, repository_id, policy_name)
     cached = cache.get(key)
     if cached is not None and time.time() - cached["checked_at"] < settings.STS_POLICY_CACHE_SECONDS:
+        policy_cache_observed(cache="file", result="hit")
         return _entry(cached)
     etag = cached["etag"] if cached is not None else None
     if etag is None and spend is not None:
@@ -112,6 +120,7 @@ def policy_file_read(
         entry: dict[str, object] = {"content": None, "refusal": TOO_LARGE, "etag": None}
     else:
         entry = cached if found.not_modified and cached is not None else _answer(found, path=path)
+    policy_cache_observed(cache="file", result="revalidated" if entry is cached else "miss")
     entry = {**entry, "checked_at": time.time()}
     cache.set(key, entry, timeout=24 * 3600)
     return _entry(entry)

@@ -14,7 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.event_types import Operation
-from audit.trail import AuditTrail
+from audit.models import AuditEvent
+from audit.trail import AuditTrail, outcome_of
+from observability.metrics import api_request_observed
 from sts.api.parsing import BoundedJSONParser
 from sts.envelope import request_id_of
 from sts.errors import InvalidSession, StsError
@@ -56,6 +58,7 @@ class AuditedApiView(APIView):
         except BaseException:
             # Not handled by DRF: the middleware answers a 500 envelope; the event says so first.
             self.trail.write(status=500, error_tag=StsError.tag, message=StsError.message)
+            self.observe(status=500, error_tag=StsError.tag)
             raise
 
     @property
@@ -78,14 +81,19 @@ class AuditedApiView(APIView):
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
+        body = response.data if isinstance(response.data, dict) else {}
+        error_tag = "" if body.get("success", False) else str(body.get("errorTag", "Error"))
+        message = str(body.get("errorMessage", ""))
         if response.status_code != 429 or cache.add(self.throttled_audit_key(request), True, THROTTLED_AUDIT_SECONDS):
-            body = response.data if isinstance(response.data, dict) else {}
-            self.trail.write(
-                status=response.status_code,
-                error_tag="" if body.get("success", False) else str(body.get("errorTag", "Error")),
-                message=str(body.get("errorMessage", "")),
-            )
+            self.trail.write(status=response.status_code, error_tag=error_tag, message=message)
+        self.observe(status=response.status_code, error_tag=error_tag)
         return response
+
+    def observe(self, *, status: int, error_tag: str) -> None:
+        """Every request counted, a throttled one included (whose event may have been left out)."""
+        outcome = outcome_of(status=status, error_tag=error_tag, decided=self.trail.outcome)
+        event_type = self.audit_action.type_for(allowed=outcome == AuditEvent.Outcome.ALLOWED)
+        api_request_observed(action=event_type, outcome=outcome, error_tag=error_tag)
 
     def throttled_audit_key(self, request: Request) -> str:
         """Who was throttled: the verified caller when there is one, else the client address."""

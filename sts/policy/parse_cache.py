@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from observability.metrics import policy_cache_observed
 from sts.policy.errors import InvalidPolicyName, PolicyInvalid, Problem
 from sts.policy.model import TrustPolicy
 from sts.policy.names import is_valid_policy_name
@@ -68,6 +69,7 @@ class ParseCache:
     def get(self, key: CacheKey) -> Entry | None:
         with self._lock:
             found = self._entries.get(key)
+            policy_cache_observed(cache="parse", result="miss" if found is None else "hit")
             if found is None:
                 self._misses += 1
                 return None

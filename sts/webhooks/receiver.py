@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from github_app.webhooks import WebhookPayloadInvalid, signature_matches
+from observability.metrics import webhook_delivery_observed
 from sts.webhooks.services import webhook_delivery_receive
 from sts.webhooks.tasks import webhook_delivery_process
 
@@ -36,6 +37,13 @@ class WebhookRefused(Exception):
 @csrf_exempt
 @require_POST
 def github_webhook(request: HttpRequest) -> JsonResponse:
+    response, result = _receive(request)
+    webhook_delivery_observed(event=request.headers.get("X-GitHub-Event", ""), result=result)
+    return response
+
+
+def _receive(request: HttpRequest) -> tuple[JsonResponse, str]:
+    """The answer, and its result in a word: the delivery's status, `duplicate`, or the refusal's tag."""
     try:
         guid, event, payload = _checked(request)
         with transaction.atomic():
@@ -44,11 +52,11 @@ def github_webhook(request: HttpRequest) -> JsonResponse:
                 pk = received.delivery.pk
                 transaction.on_commit(lambda: webhook_delivery_process.delay(pk))
     except WebhookRefused as refused:
-        return JsonResponse({"error": refused.tag, "message": str(refused)}, status=refused.status)
+        return JsonResponse({"error": refused.tag, "message": str(refused)}, status=refused.status), refused.tag
     except WebhookPayloadInvalid as invalid:
-        return JsonResponse({"error": invalid.tag, "message": str(invalid)}, status=400)
+        return JsonResponse({"error": invalid.tag, "message": str(invalid)}, status=400), invalid.tag
     status = "duplicate" if received.duplicate else received.delivery.status
-    return JsonResponse({"delivery": guid, "status": status}, status=202 if received.enqueue else 200)
+    return JsonResponse({"delivery": guid, "status": status}, status=202 if received.enqueue else 200), str(status)
 
 
 def _checked(request: HttpRequest) -> tuple[str, str, object]:

@@ -22,9 +22,10 @@ from tests.architecture.import_graph import (
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = frozenset({"sts", "audit", "workspaces", "review"})
-PRODUCTION = frozenset({"atmospro", "github_app", *APPS})
+PRODUCTION = frozenset({"atmospro", "observability", "github_app", *APPS})
 PACKAGES = PRODUCTION | {"githubsim"}
-# Configuration on top (atmospro), the apps below it, then the GitHub client and the audit trail.
+# Configuration on top (atmospro), the apps below it, then the GitHub client and the audit trail, and
+# observability (metrics, log context) below them all.
 # manage.py and the WSGI entry, which load the configuration, are outside these packages.
 RULES = (
     Rule(
@@ -33,6 +34,11 @@ RULES = (
         "configuration (atmospro) is imported by nobody but itself, manage.py and the WSGI entry",
     ),
     Rule(frozenset({"github_app"}), APPS, "the GitHub client lies below every app"),
+    Rule(
+        frozenset({"observability"}),
+        PACKAGES - {"observability"},
+        "metrics and log context lie below everything, the GitHub client included",
+    ),
     Rule(frozenset({"workspaces"}), frozenset({"sts"}), "the mint (sts) uses workspaces, never the reverse"),
     Rule(
         frozenset({"sts", "audit", "workspaces"}),
