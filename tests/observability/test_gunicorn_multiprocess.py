@@ -151,16 +151,23 @@ def test_metrics_count_every_worker_s_requests_exactly(server: Server) -> None:
 
     # A worker replaced (as gunicorn does after max_requests or a crash): its counts stay, and the
     # replacement's are added to them.
+    # A gthread worker that is told to stop may reset a connection it had accepted but not yet served
+    # (the client retries); so from here on, the server's own access log is the count to match.
     os.kill(next(iter(served_by)), signal.SIGTERM)
     deadline = time.monotonic() + 30
     while not server.worker_pids() - served_by and time.monotonic() < deadline:
-        request_ids += send(server, 4)
+        try:
+            request_ids += send(server, 4)
+        except requests.ConnectionError:
+            time.sleep(0.1)
     assert server.worker_pids() - served_by, "gunicorn did not replace the worker"
-    assert scraped(server, "atmospro_api_requests_total", **REFUSED) == len(request_ids)
+    request_ids += send(server, 4)  # served by the replacement's generation: counted too
 
     access = [line for line in server.lines() if line["logger"] == "gunicorn.access"]
     exchanges = [line for line in access if line["path"] == "/api/v1/auth/github-oidc"]
-    assert sorted(line["request_id"] for line in exchanges) == sorted(request_ids)
+    assert scraped(server, "atmospro_api_requests_total", **REFUSED) == len(exchanges)
+    assert set(request_ids) <= {line["request_id"] for line in exchanges}
+    assert len(exchanges) - len(request_ids) <= 4, "more answers lost than the one stopping worker could hold"
     assert {(line["method"], line["status"]) for line in exchanges} == {("POST", 401)}
     output = server.output.read_text()
     assert NOT_A_JWT not in output
