@@ -19,4 +19,5 @@ urlpatterns = [
     path("webhooks/github", github_webhook, name="github-webhook"),
     path("admin/", admin.site.urls),
     path("audit/", include("review.urls")),
+    path("", include("workspaces.urls")),
 ]

@@ -404,7 +404,7 @@ class GitHubApp:
                     return response
                 if response.status_code == 404:
                     return None
-                failure = _error_for(response, method, path)
+                failure = error_for(response, method, path)
                 if isinstance(failure, GitHubRateLimited) and credential is not None:
                     rate_limits.remember(credential, failure.retry_at)
                 if not isinstance(failure, GitHubUnavailable):
@@ -461,7 +461,7 @@ def _error_codes(body: Mapping[str, Any]) -> set[str]:
     return {str(item.get("code")) for item in errors if isinstance(item, dict)} if isinstance(errors, list) else set()
 
 
-def _error_for(response: requests.Response, method: str, path: str) -> GitHubError:
+def error_for(response: requests.Response, method: str, path: str) -> GitHubError:
     """Maps GitHub's answer to our error family (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api)."""
     status = response.status_code
     body = _body(response)
