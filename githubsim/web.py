@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from githubsim.api_base import StateServer
 from githubsim.oauth import REFRESH_TOKEN_LIFETIME_SECONDS, USER_TOKEN_LIFETIME_SECONDS
 from githubsim.server_base import QuietHandler
-from githubsim.state import SimulatorState
+from githubsim.state import Fault, SimulatorState
 
 DOC_ERRORS = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"
 ERRORS = {
@@ -86,6 +86,10 @@ class WebHandler(QuietHandler):
             self._page(404, "Not Found")
             return
         self.sim.count_call("oauth_access_token")
+        fault = self.sim.take_fault("oauth_access_token")
+        if fault is not None:
+            self._fault(fault)
+            return
         params = {k: v[0] for k, v in parse_qs(parts.query).items()}
         if "json" in (self.headers.get("Content-Type") or ""):
             try:
@@ -217,6 +221,18 @@ class WebHandler(QuietHandler):
         }
 
     # -- replies -------------------------------------------------------------------------------
+
+    def _fault(self, fault: Fault) -> None:
+        """The faults the web host can show: an outage page, an answer that is not JSON, a hang."""
+        if fault.kind in ("timeout", "reset"):
+            if fault.kind == "timeout":
+                self.sim.hold()
+            self.close_connection = True
+            return
+        if fault.kind == "malformed":
+            self._send(fault.status or 200, b"<html>upstream hiccup</html>", "text/html")
+            return
+        self._page(fault.status or 502, "GitHub is having trouble.")
 
     def _answer(self, body: dict[str, Any]) -> None:
         if "application/json" in (self.headers.get("Accept") or ""):
