@@ -29,7 +29,9 @@ def page(people: People, who: str) -> str:
 
 
 @pytest.mark.parametrize("who", [Membership.Role.ADMIN, "superuser"])
-def test_a_workspace_admin_and_the_operator_see_the_button(github_sim: GitHubSimulator, people: People, who: str) -> None:
+def test_a_workspace_admin_and_the_operator_see_the_button(
+    github_sim: GitHubSimulator, people: People, who: str
+) -> None:
     shown = page(people, who)
 
     assert BUTTON in shown and "Install on GitHub" in shown
