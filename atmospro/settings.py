@@ -230,8 +230,13 @@ for _cache in CACHES.values():
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "sts.envelope.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "sts.envelope.RequestIdLogFilter"},
+        "setup_query": {"()": "workspaces.request_log.SetupQueryLogFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
+    # The development server's request lines, without the one-use code of GitHub's redirect to the setup URL.
+    "loggers": {"django.server": {"filters": ["setup_query"], "propagate": True}},
 }

@@ -50,5 +50,7 @@ Play the Atmos CLI's whole flow (exchange, mint, git clone, revoke) from another
     make demo-flow
 
 MESSAGE
+# The access log shows paths without their query: GitHub's redirect to /github/setup carries a one-use code.
 "$BIN/gunicorn" atmospro.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 --graceful-timeout 5 \
-    --access-logfile - --error-logfile -
+    --access-logfile - --error-logfile - \
+    --access-logformat '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'

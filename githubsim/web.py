@@ -61,7 +61,10 @@ class WebHandler(QuietHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         install_page = _INSTALL_PAGE.match(parts.path)
-        if parts.path == "/login":
+        if parts.path == "/":
+            who = self._signed_in()
+            self._page(200, f"Signed in as {html.escape(who)}." if who else "Welcome to GitHub.")
+        elif parts.path == "/login":
             self._sign_in(query)
         elif install_page is not None:
             self.sim.count_call("app_installation_page")

@@ -68,7 +68,7 @@ def _result(
     request: HttpRequest, *, refusal: SetupRefused | None, workspace: Workspace | None, **context: object
 ) -> HttpResponse:
     back = reverse("admin:workspaces_workspace_change", args=[workspace.pk]) if workspace is not None else None
-    return render(
+    response = render(
         request,
         "workspaces/installation_setup.html",
         {
@@ -82,3 +82,6 @@ def _result(
         },
         status=refusal.status if refusal is not None else 200,
     )
+    # The page's own URL holds GitHub's one-use code: no link from it sends that URL on as a Referer.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
