@@ -25,7 +25,7 @@ import json
 import re
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from githubsim.api_base import StateServer
 from githubsim.oauth import REFRESH_TOKEN_LIFETIME_SECONDS, USER_TOKEN_LIFETIME_SECONDS
@@ -137,8 +137,12 @@ class WebHandler(QuietHandler):
             return
         login = self._signed_in()
         if login is None:
-            here = quote(self.path, safe="")
-            self._page(200, f'Sign in to GitHub to continue. <a href="/login?return_to={here}">Sign in</a>')
+            here = html.escape(self.path)
+            self._page(
+                200,
+                'Sign in to GitHub to continue. <form method="get" action="/login"><input name="login">'
+                f'<input type="hidden" name="return_to" value="{here}"><button type="submit">Sign in</button></form>',
+            )
             return
         choices = "".join(
             f'<label><input type="radio" name="account" value="{html.escape(name)}"> {html.escape(name)}</label>'
