@@ -183,8 +183,8 @@ def installation_setup_complete(*, user: AbstractBaseUser, answer: SetupAnswer, 
     """Links the installation GitHub named to the state's workspace, once GitHub confirms this person can
     reach it. Raises a `SetupRefused` with the sentence to show; every outcome is audited."""
     facts: dict[str, Any] = {
-        "installation_id": answer.installation_id[:40],
-        "setup_action": answer.setup_action[:20],
+        "installation_id": _as_audited(answer.installation_id, 40),
+        "setup_action": _as_audited(answer.setup_action, 20),
     }
     workspace_public_id = ""
     try:
@@ -332,6 +332,12 @@ def _record(
         identity={**Actor.of_user(user).identity(), "via": "github_installation_setup"},
         detail=detail,
     )
+
+
+def _as_audited(value: str, longest: int) -> str:
+    """A value as received, cut short and with control characters replaced: PostgreSQL's JSON cannot hold
+    a NUL, and a log reader should not meet terminal escapes."""
+    return "".join(char if char.isprintable() else "\ufffd" for char in value[:longest])
 
 
 def _digest(nonce: str) -> str:

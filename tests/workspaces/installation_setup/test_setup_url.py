@@ -490,7 +490,19 @@ def test_repeated_parameters_take_one_value_and_never_fail(
 
     response = client.get(f"{SETUP_PATH}?{query}")
 
-    refused(response, "InstallationIdInvalid", 400)
+    event = refused(response, "InstallationIdInvalid", 400)
+    assert event.detail["installation_id"] == "1\ufffd"  # the last value, its NUL replaced
+
+
+@pytest.mark.parametrize("value", ["\x00", "\x1b[31mred", "1\r\nSet-Cookie: x=1"])
+def test_control_characters_are_audited_replaced(github_sim: GitHubSimulator, people: People, value: str) -> None:
+    client = people.client(ADMIN)
+    response = setup(
+        client, state=state_for(client, people.workspace), code="c", installation_id=value, setup_action=value
+    )
+
+    event = refused(response, "InstallationIdInvalid", 400)
+    assert event.detail["installation_id"].isprintable() and event.detail["setup_action"].isprintable()
 
 
 # --- GitHub failing ---
