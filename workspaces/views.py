@@ -46,7 +46,13 @@ def installation_setup_start(request: HttpRequest, public_id: str) -> HttpRespon
 @require_GET
 @login_required(login_url=ADMIN_LOGIN)
 def installation_setup_callback(request: HttpRequest) -> HttpResponse:
-    answer = SetupAnswer(**{name: _value(request, name) for name in SetupAnswer.__dataclass_fields__})
+    answer = SetupAnswer(
+        state=_value(request, "state"),
+        code=_value(request, "code"),
+        installation_id=_value(request, "installation_id"),
+        setup_action=_value(request, "setup_action"),
+        error=_value(request, "error"),
+    )
     try:
         result = installation_setup_complete(
             user=request.user,  # type: ignore[arg-type]
