@@ -223,6 +223,14 @@ if GITHUB_APP_PRIVATE_KEY is not None:
     load_private_key("GITHUB_APP_PRIVATE_KEY", GITHUB_APP_PRIVATE_KEY, allowed=("RSA",))
 if not DEBUG and not GITHUB_APP_ID:
     raise ConfigError("GITHUB_APP_ID is required when DEBUG is False.")
+# The web host (https://github.com, or https://HOST on GHES): the App's installation page and the
+# user-authorization flow live there, not on the API. The slug names the App's page; the OAuth client id
+# and secret exchange the code GitHub gives during installation for a user token. Without the three, a
+# workspace's admins see no "Install on GitHub" button.
+GITHUB_WEB_URL = env.url("GITHUB_WEB_URL", "https://github.com")
+GITHUB_APP_SLUG = env.string("GITHUB_APP_SLUG", "")
+GITHUB_APP_CLIENT_ID = env.string("GITHUB_APP_CLIENT_ID", "")
+GITHUB_APP_CLIENT_SECRET = env.secret("GITHUB_APP_CLIENT_SECRET") or ""
 GITHUB_CA_BUNDLE = env.raw("GITHUB_CA_BUNDLE")  # extra CA file, e.g. the simulator's or a GHES's
 GITHUB_HTTP_TIMEOUT = env.integer("GITHUB_HTTP_TIMEOUT", 10, minimum=1, maximum=60)
 GITHUB_CONSISTENCY_SECONDS = env.integer("GITHUB_CONSISTENCY_SECONDS", 10, minimum=0, maximum=120)  # 401/403 window
@@ -269,6 +277,9 @@ for _cache in CACHES.values():
 # One JSON object per line in production; a readable line in development (LOG_FORMAT=plain or json).
 LOG_FORMAT = env.choice("LOG_FORMAT", "plain" if DEBUG else "json", choices=LOG_FORMATS)
 LOGGING = logging_config(log_format=LOG_FORMAT, level=env.string("LOG_LEVEL", "INFO"))
+# The development server's request lines, without the one-use code of GitHub's redirect to the setup URL.
+LOGGING["filters"]["setup_query"] = {"()": "workspaces.request_log.SetupQueryLogFilter"}
+LOGGING["loggers"]["django.server"] = {"filters": ["setup_query"], "propagate": True}
 # /metrics is closed unless one of these opens it: a bearer token, or the scraper's own networks.
 METRICS_TOKEN = env.secret("METRICS_TOKEN")
 if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:

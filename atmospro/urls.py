@@ -25,4 +25,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("audit/", include("review.urls")),
     path("policies/", include("review.policy_urls")),
+    path("", include("workspaces.urls")),
 ]

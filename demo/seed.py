@@ -29,6 +29,10 @@ CALLER = f"{OWNER}/infrastructure"
 SOURCE_WITH_POLICY = f"{OWNER}/terraform-modules"
 SOURCE_WITHOUT_POLICY = f"{OWNER}/legacy-modules"
 WORKSPACE_NAME = "Acme (demo)"
+# For "Install on GitHub": a person of the simulator, member of an organization the App is not installed on yet.
+GITHUB_PERSON = "octocat"
+UNINSTALLED_ORGANIZATION = "globex"
+CLIENT_SECRET_FILE = STATE_DIR / "client-secret"
 
 POLICY = f"""\
 # yaml-language-server: $schema=http://127.0.0.1:8000/schemas/v1alpha1/trust-policy.json
@@ -60,7 +64,19 @@ def server_env(config: dict[str, Any]) -> dict[str, str]:
         "GITHUB_APP_PRIVATE_KEY_FILE": config["app_private_key_file"],
         "GITHUB_HOST": config["git_host"],
         "GITHUB_CA_BUNDLE": config["ca_file"],
+        "GITHUB_WEB_URL": config["web_url"],
+        "GITHUB_APP_SLUG": config["app_slug"],
+        "GITHUB_APP_CLIENT_ID": config["client_id"],
+        "GITHUB_APP_CLIENT_SECRET_FILE": str(client_secret_file(config)),
     }
+
+
+def client_secret_file(config: dict[str, Any]) -> Path:
+    """The App's OAuth client secret in a file only its owner reads, so no shell line or process list shows it."""
+    CLIENT_SECRET_FILE.touch(mode=0o600, exist_ok=True)
+    CLIENT_SECRET_FILE.chmod(0o600)
+    CLIENT_SECRET_FILE.write_text(str(config["client_secret"]))
+    return CLIENT_SECRET_FILE
 
 
 def manage(*args: str) -> str:
@@ -83,6 +99,8 @@ def seed_simulator(client: SimulatorClient) -> int:
     )
     client.add_repository(SOURCE_WITHOUT_POLICY, installation_id=installation_id, files={"main.tf": "# no policy\n"})
     client.add_repository(CALLER, installation_id=installation_id, files={"atmos.yaml": "base_path: .\n"})
+    client.add_repository(f"{UNINSTALLED_ORGANIZATION}/platform", files={"main.tf": "# not installed yet\n"})
+    client.add_user(GITHUB_PERSON, member_of=[OWNER, UNINSTALLED_ORGANIZATION])
     return installation_id
 
 
@@ -152,6 +170,10 @@ def print_demo_logins(logins: list[tuple[str, str, str, str]], base_url: str) ->
     print(f"\nDemo logins for the admin at {base_url}/admin/ (development only; new passwords on every run):")
     for username, password, role, what in logins:
         print(f"    {username:<20} {password:<18} {role:<15} {what}")
+    print(
+        f"\"Install on GitHub\" (demo-admin, on the workspace's page) opens the simulator's GitHub: sign in as "
+        f"{GITHUB_PERSON} and install on {UNINSTALLED_ORGANIZATION}."
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -170,6 +192,7 @@ def main(argv: list[str]) -> int:
     forget_stale_installations(workspace_id, installation_id)
     manage("link_installation", "--workspace", workspace_id, str(installation_id))
     base_url = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000")
+    client.configure_oauth(callback_url=f"{base_url}/github/setup")
     print_demo_logins(demo_logins_create(workspace_id), base_url)
     DEMO_FILE.parent.mkdir(parents=True, exist_ok=True)
     DEMO_FILE.write_text(

@@ -63,5 +63,6 @@ Play the Atmos CLI's whole flow (exchange, mint, git clone, revoke) from another
     make demo-flow
 
 MESSAGE
-"$BIN/gunicorn" atmospro.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 --graceful-timeout 5 \
-    --access-logfile - --error-logfile -
+# gunicorn.conf.py's access log shows paths without their query: GitHub's redirect to /github/setup
+# carries a one-use code.
+"$BIN/gunicorn" -c gunicorn.conf.py --bind "127.0.0.1:$PORT" --workers 2 --graceful-timeout 5

@@ -8,12 +8,10 @@ https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-
 from __future__ import annotations
 
 import base64
-import binascii
-import contextlib
 import enum
 import functools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,6 +21,7 @@ import jwt
 import requests
 from django.conf import settings
 
+from github_app.answers import error_for, malformed_answer, repo_path, safe_path
 from github_app.credentials import (
     ReaderToken,
     app_jwts,
@@ -34,14 +33,10 @@ from github_app.credentials import (
 from github_app.errors import (
     GitHubAuthenticationFailed,
     GitHubError,
-    GitHubFileTooLarge,
     GitHubForbidden,
-    GitHubInstallationSuspended,
     GitHubNotFound,
-    GitHubPermissionsNotGranted,
     GitHubRateLimited,
     GitHubUnavailable,
-    GitHubUnprocessable,
 )
 from github_app.http import http_request
 from observability.metrics import github_rate_limit_observed
@@ -56,7 +51,6 @@ READ_DEADLINE_SECONDS = 8.0
 CONSISTENCY_FIRST_PAUSE_SECONDS = 0.05
 CONSISTENCY_MAX_PAUSE_SECONDS = 1.0
 REVOKE_CONFIRM_SECONDS = 4.0
-PERMISSIONS_NOT_GRANTED = "the permissions requested are not granted to this installation"
 
 T = TypeVar("T")
 
@@ -382,7 +376,7 @@ class GitHubApp:
                 response = http_request(method, self.api_url + path, headers=all_headers, **kwargs)
             except requests.RequestException as error:
                 failure: GitHubError = GitHubUnavailable(
-                    f"GitHub did not answer {method} {_safe(path)}: {type(error).__name__}."
+                    f"GitHub did not answer {method} {safe_path(path)}: {type(error).__name__}."
                 )
             else:
                 github_rate_limit_observed(
@@ -392,7 +386,7 @@ class GitHubApp:
                     return response
                 if response.status_code == 404:
                     return None
-                failure = _error_for(response, method, path)
+                failure = error_for(response, method, path)
                 if isinstance(failure, GitHubRateLimited) and credential is not None:
                     rate_limits.remember(credential, failure.retry_at)
                 if not isinstance(failure, GitHubUnavailable):
@@ -437,68 +431,3 @@ def file_content(response: requests.Response | None, *, path: str, etag: str | N
         content = base64.b64decode(str(body.get("content", "")))
     etag, sha = response.headers.get("ETag"), str(body.get("sha") or "") or None
     return FileContent(content=content, etag=etag, path=answered, kind=kind, sha=sha)
-
-
-@contextlib.contextmanager
-def malformed_answer(endpoint: str) -> Iterator[None]:
-    """An answer of GitHub's that does not have the documented shape is GitHub failing, not our bug."""
-    try:
-        yield
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise GitHubUnavailable(f"GitHub's answer on {endpoint} was malformed.") from None
-
-
-def repo_path(full_name: str) -> str:
-    owner, _, name = full_name.partition("/")
-    return f"{quote(owner, safe='')}/{quote(name, safe='')}"
-
-
-def _safe(path: str) -> str:
-    return path[:200]
-
-
-def _body(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _error_codes(body: Mapping[str, Any]) -> set[str]:
-    errors = body.get("errors")
-    return {str(item.get("code")) for item in errors if isinstance(item, dict)} if isinstance(errors, list) else set()
-
-
-def _error_for(response: requests.Response, method: str, path: str) -> GitHubError:
-    """Maps GitHub's answer to our error family (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api)."""
-    status = response.status_code
-    body = _body(response)
-    message = str(body.get("message", ""))[:300]
-    where = f"{method} {_safe(path)}"
-    if status in (403, 429):
-        retry_after = response.headers.get("retry-after")
-        if "secondary rate limit" in message.lower() or retry_after:
-            wait = int(retry_after) if retry_after and retry_after.isdigit() else 60
-            return GitHubRateLimited(
-                f"GitHub's secondary rate limit on {where}.", status=status, retry_at=time.time() + wait
-            )
-        if response.headers.get("x-ratelimit-remaining") == "0":
-            reset = response.headers.get("x-ratelimit-reset", "")
-            retry_at = float(reset) if reset.isdigit() else time.time() + 60
-            return GitHubRateLimited(f"GitHub's rate limit is exhausted on {where}.", status=status, retry_at=retry_at)
-        if "too_large" in _error_codes(body):
-            # https://docs.github.com/en/rest/repos/contents#get-repository-content (files over 1 MB)
-            return GitHubFileTooLarge(f"GitHub will not serve {where} in this media type: over 1 MB.", status=status)
-        if "suspended" in message.lower():
-            return GitHubInstallationSuspended(f"The installation is suspended ({where}).", status=status)
-        return GitHubForbidden(f"GitHub refused {where}: {message}", status=status)
-    if status == 401:
-        return GitHubAuthenticationFailed(f"GitHub refused our credentials on {where}: {message}", status=status)
-    if status == 422:
-        if message.lower().startswith(PERMISSIONS_NOT_GRANTED):
-            return GitHubPermissionsNotGranted(f"GitHub refused {where}: {message}", status=status)
-        return GitHubUnprocessable(f"GitHub could not process {where}: {message}", status=status)
-    if status >= 500:
-        return GitHubUnavailable(f"GitHub answered {status} on {where}.", status=status)
-    return GitHubError(f"GitHub answered {status} on {where}: {message}", status=status)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from github_app.client import FileContent, GitHubApp, file_content, malformed_answer, repo_path, while_propagating
+from github_app.answers import malformed_answer, repo_path
+from github_app.client import FileContent, GitHubApp, file_content, while_propagating
 from github_app.errors import GitHubError, GitHubNotFound
 
 CHECK_PERMISSIONS = {"checks": "write", "contents": "read"}

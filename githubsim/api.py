@@ -13,7 +13,7 @@ import posixpath
 import re
 from typing import Any
 
-from githubsim.api_base import DOC_APPS, ApiHandlerBase, Route, StateServer, installation_budget
+from githubsim.api_base import DOC_APPS, ApiHandlerBase, Route, StateServer, installation_budget, page_of
 from githubsim.checks import CHECK_ROUTES, CheckRunEndpoints
 from githubsim.gitstore import EXECUTABLE_MODE, FILE_MODE, SYMLINK_MODE, parse_tree
 from githubsim.pulls import PULL_ROUTES, PullRequestEndpoints
@@ -200,20 +200,7 @@ class ApiHandler(CheckRunEndpoints, PullRequestEndpoints, UserEndpoints, ApiHand
         token = self._require_token()
         assert token is not None
         repos = self.sim.token_repositories(token)
-        per_page = _int_param(self.query, "per_page", 30, minimum=1, maximum=100)
-        page = _int_param(self.query, "page", 1, minimum=1, maximum=10**6)
-        start = (page - 1) * per_page
-        chunk = repos[start : start + per_page]
-        last = max(1, -(-len(repos) // per_page))
-        links = []
-        base = f"{self.sim.api_url}/installation/repositories"
-        if page < last:
-            links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
-            links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
-        if page > 1:
-            links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
-            links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
-        headers = {"Link": ", ".join(links)} if links else {}
+        chunk, headers = page_of(repos, self.query, base=f"{self.sim.api_url}/installation/repositories")
         body = {
             "total_count": len(repos),
             "repository_selection": token.repository_selection,
@@ -346,13 +333,6 @@ def _link_target(link: str, data: bytes) -> str | None:
     if joined in (".", "..") or joined.startswith("../"):
         return None
     return joined
-
-
-def _int_param(query: dict[str, list[str]], name: str, default: int, *, minimum: int, maximum: int) -> int:
-    raw = (query.get(name) or [""])[0]
-    if not raw.isdigit():
-        return default
-    return max(minimum, min(maximum, int(raw)))
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -14,8 +14,9 @@ import re
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
@@ -332,3 +333,30 @@ class ApiHandlerBase(QuietHandler):
 def installation_budget(token: InstallationToken) -> str:
     # The rate limit belongs to the installation: every token of it, ours and the callers', spends one budget.
     return f"installation:{token.installation_id}"
+
+
+T = TypeVar("T")
+
+
+def page_of(items: Sequence[T], query: dict[str, list[str]], *, base: str) -> tuple[Sequence[T], dict[str, str]]:
+    """One page of a list as GitHub pages it: ``per_page`` (30 by default, 100 at most), ``page``, and a
+    ``Link`` header (https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api)."""
+    per_page = _int_param(query, "per_page", 30, minimum=1, maximum=100)
+    page = _int_param(query, "page", 1, minimum=1, maximum=10**6)
+    chunk = items[(page - 1) * per_page : page * per_page]
+    last = max(1, -(-len(items) // per_page))
+    links = []
+    if page < last:
+        links.append(f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"')
+        links.append(f'<{base}?per_page={per_page}&page={last}>; rel="last"')
+    if page > 1:
+        links.append(f'<{base}?per_page={per_page}&page={page - 1}>; rel="prev"')
+        links.append(f'<{base}?per_page={per_page}&page=1>; rel="first"')
+    return chunk, ({"Link": ", ".join(links)} if links else {})
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = (query.get(name) or [""])[0]
+    if not raw.isdigit():
+        return default
+    return max(minimum, min(maximum, int(raw)))

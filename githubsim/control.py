@@ -55,6 +55,7 @@ def config(sim: SimulatorState) -> dict[str, Any]:
         "git_base_url": sim.git_base_url,
         "git_host": sim.git_host,
         "web_url": sim.web_url,
+        "app_slug": sim.app_slug,
         "client_id": sim.client_id,
         "client_secret": sim.client_secret,
         "app_id": sim.app_id,

@@ -2,7 +2,9 @@
 user access tokens (https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app).
 
 Codes are single use and expire after 10 minutes; a user token (``ghu_``) lasts 8 hours and is stored
-as a digest only, like installation tokens.
+as a digest only, like installation tokens. A browser session (``user_session`` cookie) says who is signed
+in on the web host's pages. ``user_tokens_issued`` is a test extra, like ``tokens_issued``: tests search
+for these values where they must never appear.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class OAuthState:
         self._members: dict[str, set[str]] = {}  # lower-case organization -> lower-case user logins
         self._codes: dict[str, Grant] = {}
         self._tokens: dict[str, UserToken] = {}
+        self._sessions: dict[str, str] = {}  # browser session id -> login
+        self.user_tokens_issued: list[str] = []
 
     def forget(self) -> None:
         with self._lock:
@@ -49,6 +53,8 @@ class OAuthState:
             self._members.clear()
             self._codes.clear()
             self._tokens.clear()
+            self._sessions.clear()
+            self.user_tokens_issued.clear()
 
     def add_member(self, organization: str, login: str) -> None:
         with self._lock:
@@ -57,6 +63,21 @@ class OAuthState:
     def is_member(self, organization: str, login: str) -> bool:
         with self._lock:
             return login.lower() in self._members.get(organization.lower(), set())
+
+    def organizations_of(self, login: str) -> list[str]:
+        with self._lock:
+            return sorted(org for org, members in self._members.items() if login.lower() in members)
+
+    def sign_in(self, login: str) -> str:
+        """A new browser session for ``login``: the value of its ``user_session`` cookie."""
+        session = secrets.token_urlsafe(24)
+        with self._lock:
+            self._sessions[session] = login
+        return session
+
+    def signed_in(self, session: str) -> str | None:
+        with self._lock:
+            return self._sessions.get(session)
 
     def new_code(self, *, login: str, redirect_uri: str) -> str:
         code = secrets.token_hex(10)  # GitHub's codes are 20 hex characters
@@ -77,6 +98,7 @@ class OAuthState:
         token = "ghu_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36]
         with self._lock:
             self._tokens[_digest(token)] = UserToken(login, time.time() + USER_TOKEN_LIFETIME_SECONDS)
+            self.user_tokens_issued.append(token)
         return token, "ghr_" + secrets.token_hex(38)
 
     def user_of(self, token: str) -> str | None:

@@ -30,7 +30,7 @@ def github_sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitH
 
 @pytest.fixture
 def github_sim(github_sim_server: GitHubSimulator, settings: Any) -> Iterator[GitHubSimulator]:
-    """The session simulator, forgotten state, and Django settings pointed at it."""
+    """The session simulator, forgotten state, and Django settings pointed at it (API, web host, App)."""
     sim = github_sim_server
     sim.reset()
     sim.set_consistency(
@@ -42,6 +42,10 @@ def github_sim(github_sim_server: GitHubSimulator, settings: Any) -> Iterator[Gi
     settings.GITHUB_APP_PRIVATE_KEY = sim.app_private_key_pem
     settings.GITHUB_HOST = sim.git_host
     settings.GITHUB_CA_BUNDLE = sim.ca_file
+    settings.GITHUB_WEB_URL = sim.web_url
+    settings.GITHUB_APP_SLUG = sim.app_slug
+    settings.GITHUB_APP_CLIENT_ID = sim.client_id
+    settings.GITHUB_APP_CLIENT_SECRET = sim.client_secret
     yield sim
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from githubsim.api_base import ApiHandlerBase, Route
+from githubsim.api_base import ApiHandlerBase, Route, page_of
 from githubsim.server_base import Abort, Reply, error
 from githubsim.shapes import installation_json
 
@@ -22,8 +22,9 @@ class UserEndpoints(ApiHandlerBase):
     def ep_user_installations(self) -> Reply:
         login = self._require_user()
         installations = self.sim.user_installations(login)
-        listed = [installation_json(self.sim, installation) for installation in installations]
-        return Reply(200, {"total_count": len(listed), "installations": listed})
+        chunk, headers = page_of(installations, self.query, base=f"{self.sim.api_url}/user/installations")
+        listed = [installation_json(self.sim, installation) for installation in chunk]
+        return Reply(200, {"total_count": len(installations), "installations": listed}, headers)
 
     def ep_user(self) -> Reply:
         login = self._require_user()

@@ -41,8 +41,13 @@ ROLE_PERMISSIONS: Mapping[str, Mapping[str, frozenset[Action]]] = {
     "workspaces.planfeature": {Role.ADMIN: _V, Role.BILLING: _V, BILLING_STAFF: _ALL},
     "workspaces.featureoverride": {Role.ADMIN: _V, Role.BILLING: _V, BILLING_STAFF: _ALL},
     "workspaces.membership": {Role.ADMIN: _ALL, Role.SECURITY: _V},
-    # Unlinking is deleting the row; linking needs proof of ownership at GitHub, so it is the operator's.
-    "workspaces.githubinstallation": {Role.ADMIN: frozenset({"view", "delete"}), Role.SECURITY: _V, Role.MEMBER: _V},
+    # Unlinking is deleting the row. Adding is linking, only through GitHub's installation flow
+    # (`workspaces.installation_setup`), which proves the person can reach the installation.
+    "workspaces.githubinstallation": {
+        Role.ADMIN: frozenset({"view", "add", "delete"}),
+        Role.SECURITY: _V,
+        Role.MEMBER: _V,
+    },
     "workspaces.installationrepository": {Role.ADMIN: _V, Role.SECURITY: _V, Role.MEMBER: _V},
     "audit.auditevent": {Role.ADMIN: _V, Role.SECURITY: _V},
     "sts.stssession": {Role.ADMIN: _V, Role.SECURITY: _V},

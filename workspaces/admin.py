@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html_join
 
 from audit.event_types import event_type, is_legacy
@@ -30,6 +31,7 @@ from workspaces.admin_site import (
     change_record,
     request_id_in,
 )
+from workspaces.installation_setup import installation_setup_configured, may_install
 from workspaces.members import last_admin_refusal, membership_remove, membership_save
 from workspaces.models import (
     FeatureOverride,
@@ -143,7 +145,10 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
             "landing_opted_in": None,
             "landing_recent": None,
             "landing_refusal_detail": False,
+            "landing_install_url": None,
         }
+        if installation_setup_configured() and may_install(user=request.user, workspace=workspace):  # type: ignore[arg-type]
+            context["landing_install_url"] = reverse("workspaces:installation-setup-start", args=[workspace.public_id])
         if usage:
             context["landing_usage"] = landing.mints_per_month(workspace=workspace)
         if sees["installations"]:
@@ -232,9 +237,10 @@ class MembershipAdmin(WorkspaceScopedAdmin):
 
 @admin.register(GitHubInstallation)
 class GitHubInstallationAdmin(WorkspaceScopedAdmin):
-    """Installations come from GitHub (`manage.py link_installation`); a workspace admin unlinks one by
-    deleting it here. Linking needs proof that the installation is the customer's, which only GitHub's
-    installation flow gives, so this admin adds none."""
+    """Installations come from GitHub: a workspace admin links one with "Install on GitHub" on the
+    workspace's page (`workspaces.installation_setup`), the operator with `manage.py link_installation`;
+    a workspace admin unlinks one by deleting it here. Linking needs proof that the installation is the
+    customer's, which only GitHub's installation flow gives, so this admin adds none."""
 
     workspace_lookup = "workspace"
     member_audit_action = AuditEvent.Action.WORKSPACE_INSTALLATION_CHANGED

@@ -190,3 +190,18 @@ class InstallationRepository(models.Model):
         # GitHub compares owner and repository names without regard to case.
         self.full_name_key = self.full_name.lower()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class InstallationSetupState(models.Model):
+    """A `state` handed to GitHub's App installation page: it comes back to the setup URL once, for the
+    person who asked, within its lifetime. Only a digest of its random part is kept."""
+
+    nonce_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"installation setup for {self.workspace_id} by {self.user_id}"

@@ -40,6 +40,10 @@ SETTINGS_VARIABLES = (
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "WEBHOOK_DELIVERY_RETENTION_DAYS",
+    "GITHUB_WEB_URL",
+    "GITHUB_APP_SLUG",
+    "GITHUB_APP_CLIENT_ID",
+    "GITHUB_APP_CLIENT_SECRET",
 )
 
 
@@ -178,6 +182,7 @@ def test_it_reads_any_setting_from_its_file(tmp_path: Path) -> None:
     [
         ("STS_OIDC_ISSUERS", "http://evil.example"),
         ("GITHUB_API_URL", "http://10.0.0.1"),
+        ("GITHUB_WEB_URL", "http://github.example"),
         ("STS_OIDC_ISSUERS", "https://token.actions.githubusercontent.com,http://evil.example"),
     ],
 )
@@ -403,3 +408,30 @@ def test_webhook_deliveries_are_kept_past_githubs_three_days_of_redelivery(
     tmp_path: Path, value: str, message: str
 ) -> None:
     _refused({**_base_env(tmp_path), "WEBHOOK_DELIVERY_RETENTION_DAYS": value}, message)
+
+
+def test_the_apps_oauth_client_secret_comes_from_its_file_and_the_web_host_defaults_to_github(tmp_path: Path) -> None:
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text("cs-" + "p9Lq2Wm7Rt" * 4 + "\n")
+    script = (
+        LOAD_SETTINGS
+        + "; print(settings.GITHUB_APP_CLIENT_SECRET == 'cs-' + 'p9Lq2Wm7Rt' * 4, settings.GITHUB_WEB_URL)"
+    )
+    result = _start({**_base_env(tmp_path), "GITHUB_APP_CLIENT_SECRET_FILE": str(secret_file)}, "-c", script)
+    assert result.stdout.split() == ["True", "https://github.com"], result.stderr
+
+
+def test_a_client_secret_given_twice_is_refused_without_repeating_it(tmp_path: Path) -> None:
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text("cs-from-the-file-q8Lm2Rt7")
+    env = {
+        **_base_env(tmp_path),
+        "GITHUB_APP_CLIENT_SECRET_FILE": str(secret_file),
+        "GITHUB_APP_CLIENT_SECRET": "cs-in-the-env-q8Lm2Rt7",
+    }
+    _refused(
+        env,
+        "Set GITHUB_APP_CLIENT_SECRET or GITHUB_APP_CLIENT_SECRET_FILE, not both.",
+        "cs-from-the-file",
+        "cs-in-the-env",
+    )
