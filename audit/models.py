@@ -78,9 +78,7 @@ class AuditEvent(models.Model):
         # (`audit.query`), the expression these indexes hold.
         indexes = [
             models.Index(fields=["workspace_public_id", "created_at", "id"], name="audit_event_keyset"),
-            models.Index(
-                "workspace_public_id", Upper("repository"), "created_at", "id", name="audit_event_by_caller"
-            ),
+            models.Index("workspace_public_id", Upper("repository"), "created_at", "id", name="audit_event_by_caller"),
             models.Index("workspace_public_id", Upper("actor"), "created_at", "id", name="audit_event_by_actor"),
         ]
 
