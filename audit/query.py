@@ -168,9 +168,9 @@ def _name(column: str) -> Callable[[str], Q]:
 
 
 def _source(value: str) -> Q:
-    # GitHub compares repository names without regard to case; the source rows keep the lower-cased key.
-    rows = AuditSource.objects.filter(event=OuterRef("pk"), repository_key=value.lower())
-    return Q(Exists(rows))
+    # GitHub compares repository names without regard to case; the source rows keep the lower-cased key,
+    # indexed (`audit_source_by_key`): the events are found from their source rows, not the reverse.
+    return Q(pk__in=AuditSource.objects.filter(repository_key=value.lower()).values("event_id"))
 
 
 def _action(value: str) -> Q:

@@ -106,8 +106,9 @@ MINT_ACTIONS = frozenset({AuditEvent.Action.STS_MINT, "pro.atmos.sts.token_minte
 
 
 def audit_summary(
-    *, events: QuerySet[AuditEvent], size: int = SUMMARY_EVENTS, top: int = TOP_FACETS, days_at_most: int = 400
+    *, events: QuerySet[AuditEvent], size: int | None = None, top: int = TOP_FACETS, days_at_most: int = 400
 ) -> Summary:
+    size = size or SUMMARY_EVENTS
     newest = events.order_by("-created_at", "-id")[:size]
     # The hour as a day and a number: datetimes cost the page more to load than every other column.
     hour = (TruncDate("created_at", tzinfo=UTC), ExtractHour("created_at", tzinfo=UTC))
