@@ -63,7 +63,9 @@ class Page:
 
 def audit_page(*, events: QuerySet[AuditEvent], before: Cursor | None = None, size: int = PAGE_SIZE) -> Page:
     if before is not None:
-        events = events.filter(Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, id__lt=before.id))
+        # The first condition alone bounds the index scan; the second breaks ties within that instant.
+        older = Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, id__lt=before.id)
+        events = events.filter(Q(created_at__lte=before.created_at) & older)
     rows = list(events.order_by("-created_at", "-id").prefetch_related("sources")[: size + 1])
     last = rows[size - 1] if len(rows) > size else None
     return Page(events=rows[:size], next=Cursor(last.created_at, last.pk) if last is not None else None)
