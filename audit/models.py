@@ -148,7 +148,9 @@ class AuditSource(models.Model):
         indexes = [
             # `source:` names the repository, whatever workspaces the reader may see; within one
             # workspace and a time range it is the "every mint that touched X in 30 days".
-            models.Index(fields=["repository_key", "workspace_public_id", "created_at"], name="audit_source_by_key"),
+            models.Index(
+                fields=["repository_key", "workspace_public_id", "created_at", "event"], name="audit_source_by_key"
+            ),
             models.Index(fields=["fingerprint"], name="audit_source_by_token"),
         ]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Upper
 from django.db.models.lookups import Exact
 
@@ -98,7 +98,12 @@ def query_terms(text: str) -> list[Term]:
 def query_filter(text: str) -> Q:
     """The filter on AuditEvent that a query means (an empty query matches everything)."""
     condition = Q()
+    joined = False
     for term in query_terms(text):
+        if term.key == "source" and not term.negated and not joined:
+            condition &= _source_rows_joined(term.value)
+            joined = True
+            continue
         compiled = _compiled(term)
         condition &= ~compiled if term.negated else compiled
     return condition
@@ -165,6 +170,20 @@ def _name(column: str) -> Callable[[str], Q]:
         return Q(Exact(Upper(column), Upper(Value(value))))
 
     return compiled
+
+
+def _source_rows_joined(value: str) -> Q:
+    """`source:` read from the source rows' index (`audit_source_by_key`) in the page's own order: joined
+    on the event, its workspace and its time (a source row repeats both), so the database walks that
+    repository's rows newest first and stops at a page, however common or rare the repository is. A
+    semi-join would read every row of the repository first, or every event of the workspace. Only one
+    term can join so (Django joins the terms of one filter once); further `source:` terms are checked per
+    event."""
+    return Q(
+        sources__repository_key=value.lower(),
+        sources__workspace_public_id=F("workspace_public_id"),
+        sources__created_at=F("created_at"),
+    )
 
 
 def _source(value: str) -> Q:

@@ -67,6 +67,9 @@ def audit_page(*, events: QuerySet[AuditEvent], before: Cursor | None = None, si
         older = Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, id__lt=before.id)
         events = events.filter(Q(created_at__lte=before.created_at) & older)
     rows = list(events.order_by("-created_at", "-id").prefetch_related("sources")[: size + 1])
+    # A `source:` query joins the source rows: an event listing that repository twice (a malformed name
+    # requested twice) comes twice, one after the other; it is shown once.
+    rows = list({row.pk: row for row in rows}.values())
     last = rows[size - 1] if len(rows) > size else None
     return Page(events=rows[:size], next=Cursor(last.created_at, last.pk) if last is not None else None)
 
@@ -102,7 +105,7 @@ class Summary:
 # facets took a tenth of a second and grew with the log. The newest events of the query are read from
 # the same index as its first page, so the summary costs the same at any size of log, and it says which
 # events it counted; a `created:` range narrows it to older events.
-SUMMARY_EVENTS = 5000
+SUMMARY_EVENTS = 1000
 # Mints under the current and the legacy type names (both may be stored; rows are never rewritten).
 MINT_ACTIONS = frozenset({AuditEvent.Action.STS_MINT, "pro.atmos.sts.token_minted", "pro.atmos.sts.mint_denied"})
 

@@ -70,6 +70,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='auditsource',
-            index=models.Index(fields=['repository_key', 'workspace_public_id', 'created_at'], name='audit_source_by_key'),
+            index=models.Index(fields=['repository_key', 'workspace_public_id', 'created_at', 'event'], name='audit_source_by_key'),
         ),
     ]
