@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from audit.models import AuditEvent
-from audit.selectors import audit_events_for
+from audit.selectors import audit_events_for, audit_page
 from audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +64,32 @@ def test_names_match_without_case(events: None, query: str, callers: list[str]) 
     selected = audit_events_for(workspace_public_ids=["ws_i"], query=query).values_list("repository", flat=True)
 
     assert list(selected) == callers
+
+
+def test_two_source_terms_each_hold(events: None) -> None:
+    audit_record(
+        action=AuditEvent.Action.STS_MINT,
+        outcome=AuditEvent.Outcome.ALLOWED,
+        request_id="req_both",
+        workspace_public_id="ws_i",
+        identity={"repository": "acme/both"},
+        sources=[{"repository": "acme/modules", "decision": "granted"}, {"repository": "y/z", "decision": "granted"}],
+    )
+    selected = audit_events_for(workspace_public_ids=["ws_i"], query="source:y/z source:ACME/modules")
+
+    assert list(selected.values_list("repository", flat=True)) == ["acme/both"]
+
+
+def test_an_event_naming_a_source_twice_is_listed_once(events: None) -> None:
+    twice = [{"repository": "acme/bad name", "decision": "excluded", "reason": "invalid_source_name"}] * 2
+    audit_record(
+        action=AuditEvent.Action.STS_MINT,
+        outcome=AuditEvent.Outcome.DENIED,
+        request_id="req_twice",
+        workspace_public_id="ws_i",
+        identity={"repository": "acme/twice"},
+        sources=twice,
+    )
+    events = audit_events_for(workspace_public_ids=["ws_i"], query='source:"acme/bad name"')
+
+    assert [event.repository for event in audit_page(events=events).events] == ["acme/twice"]
