@@ -146,8 +146,8 @@ class AuditSource(models.Model):
 
     class Meta:
         indexes = [
-            # `source:` names the repository, whatever workspaces the reader may see; within one
-            # workspace and a time range it is the "every mint that touched X in 30 days".
+            # A repository's rows in one workspace, newest first: the pages of `source:` (`audit.query`),
+            # and the "every mint that touched X in the last 30 days" as one range of it.
             models.Index(
                 fields=["repository_key", "workspace_public_id", "created_at", "event"], name="audit_source_by_key"
             ),
