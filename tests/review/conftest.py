@@ -141,9 +141,12 @@ def redated(pk: int, when: datetime) -> None:
         ):
             column = "id" if table == "audit_auditevent" else "event_id"
             if connection.vendor == "postgresql":
+                # A table with deferred foreign-key checks pending cannot be altered: run them now.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
                 cursor.execute(f"UPDATE {table} SET created_at = %s WHERE {column} = %s", [when, pk])
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are deferred
                 continue
             cursor.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=%s", [table])
             triggers = cursor.fetchall()
