@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from audit import event_types
@@ -64,11 +65,11 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=100, choices=Action.choices)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     error_tag = models.CharField(max_length=64, blank=True)
-    workspace_public_id = models.CharField("workspace", max_length=40, blank=True, db_index=True)
-    # The verified run identity, in indexed columns for the admin's filters and searches, and in full in `identity`.
-    repository = models.CharField(max_length=200, blank=True, db_index=True)
+    workspace_public_id = models.CharField("workspace", max_length=40, blank=True)
+    # The verified run identity, in columns for the search (indexed below), and in full in `identity`.
+    repository = models.CharField(max_length=200, blank=True)
     ref = models.CharField(max_length=255, blank=True, db_index=True)
-    actor = models.CharField(max_length=100, blank=True, db_index=True)
+    actor = models.CharField(max_length=100, blank=True)
     workflow = models.CharField(max_length=255, blank=True)
     run_id = models.CharField(max_length=32, blank=True)
     identity = models.JSONField(default=dict)
@@ -83,6 +84,15 @@ class AuditEvent(models.Model):
         constraints = [
             # Two writers can never both extend a chain from the same link: no fork, whatever the Python does.
             models.UniqueConstraint(fields=["workspace_public_id", "sequence"], name="audit_chain_without_forks"),
+        ]
+        # Each serves the search's newest-first keyset pages (`audit.selectors.audit_page`) within a
+        # workspace without a sort: the whole log, one caller, one actor. GitHub compares names without
+        # case, and so does the search: `repo:` and `actor:` compile to UPPER(column) = UPPER(value)
+        # (`audit.query`), the expression these indexes hold.
+        indexes = [
+            models.Index(fields=["workspace_public_id", "created_at", "id"], name="audit_event_keyset"),
+            models.Index("workspace_public_id", Upper("repository"), "created_at", "id", name="audit_event_by_caller"),
+            models.Index("workspace_public_id", Upper("actor"), "created_at", "id", name="audit_event_by_actor"),
         ]
 
     def __str__(self) -> str:
@@ -158,7 +168,11 @@ class AuditSource(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["workspace_public_id", "repository_key", "-created_at"], name="audit_source_by_repo"),
+            # A repository's rows in one workspace, newest first: the pages of `source:` (`audit.query`),
+            # and the "every mint that touched X in the last 30 days" as one range of it.
+            models.Index(
+                fields=["repository_key", "workspace_public_id", "created_at", "event"], name="audit_source_by_key"
+            ),
             models.Index(fields=["fingerprint"], name="audit_source_by_token"),
         ]
 

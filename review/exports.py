@@ -1,19 +1,21 @@
 """The filtered audit view as CSV or JSON Lines, one line at a time: the rows are read from the
-database in chunks (`.iterator()`) and written as they come, so memory stays constant however many
+database a keyset page at a time and written as they come, so memory stays constant however many
 events the query selects. Each JSON line is the event's CloudEvents 1.0 envelope (`audit.cloudevents`)."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
 
 from audit.cloudevents import cloudevent
 from audit.models import AuditEvent
+from audit.selectors import audit_page
 
+FIRST_CHUNK_SIZE = 100
 CHUNK_SIZE = 1000
 COLUMNS = (
     "id",
@@ -50,8 +52,16 @@ def jsonl_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
         yield json.dumps(cloudevent(event), ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def _chunked(events: QuerySet[AuditEvent]) -> Iterable[AuditEvent]:
-    return events.prefetch_related("sources").iterator(chunk_size=CHUNK_SIZE)
+def _chunked(events: QuerySet[AuditEvent]) -> Iterator[AuditEvent]:
+    """The events page by page, as the list reads them (keyset, each page its own indexed query, no
+    cursor held open for the whole download); a small first page, so the first line leaves at once."""
+    before, size = None, FIRST_CHUNK_SIZE
+    while True:
+        page = audit_page(events=events, before=before, size=size)
+        yield from page.events
+        if page.next is None:
+            return
+        before, size = page.next, CHUNK_SIZE
 
 
 def _flat(event: AuditEvent) -> dict[str, Any]:

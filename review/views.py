@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.query import AuditQueryError, query_with
-from audit.selectors import Cursor, audit_events_for, audit_facets, audit_page, event_link_problem, mints_over_time
+from audit.selectors import Cursor, audit_events_for, audit_page, audit_summary, event_link_problem
 from review.access import audit_workspaces_for
 from review.chart import HEIGHT, WIDTH, chart_bars
 from review.exports import csv_lines, jsonl_lines
@@ -45,7 +45,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     except AuditQueryError as error:
         context["error"] = str(error)
         return render(request, "audit/list.html", context, status=400)
-    facets = audit_facets(events=events)
+    summary = audit_summary(events=events)
+    facets = summary.facets
     context.update(
         page=page,
         first_page=not before,
@@ -55,7 +56,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "Top callers": _facet(query, "repo", facets.callers),
             "Top sources": _facet(query, "source", facets.sources),
         },
-        bars=chart_bars(mints_over_time(events=events)),
+        summary=summary,
+        bars=chart_bars(summary.buckets),
         chart_width=WIDTH,
         chart_height=HEIGHT,
     )

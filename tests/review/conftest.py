@@ -132,18 +132,26 @@ def signed_in(client: Client, user: User) -> Client:
 
 
 def redated(pk: int, when: datetime) -> None:
-    """Moves one event in time behind the immutability triggers' back (breaking its chain link), for
-    tests that need events at known times."""
+    """Moves one event in time, with its source rows (which repeat its time), behind the immutability
+    triggers' back (breaking its chain link), for tests that need events at known times."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_no_change")
-            cursor.execute("UPDATE audit_auditevent SET created_at = %s WHERE id = %s", [when, pk])
-            cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_no_change")
-        else:
-            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_auditevent'")
+        for table, trigger in (
+            ("audit_auditevent", "audit_event_no_change"),
+            ("audit_auditsource", "audit_source_no_change"),
+        ):
+            column = "id" if table == "audit_auditevent" else "event_id"
+            if connection.vendor == "postgresql":
+                # A table with deferred foreign-key checks pending cannot be altered: run them now.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+                cursor.execute(f"UPDATE {table} SET created_at = %s WHERE {column} = %s", [when, pk])
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are deferred
+                continue
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name=%s", [table])
             triggers = cursor.fetchall()
             for name, _ in triggers:
                 cursor.execute(f"DROP TRIGGER {name}")
-            cursor.execute("UPDATE audit_auditevent SET created_at = %s WHERE id = %s", [when, pk])
+            cursor.execute(f"UPDATE {table} SET created_at = %s WHERE {column} = %s", [when, pk])
             for _, sql in triggers:
                 cursor.execute(sql)

@@ -84,3 +84,32 @@ def test_an_export_is_offered_as_a_download_of_the_current_query(people: People,
 
     assert 'href="/audit/export.csv?q=outcome%3Adenied"' in body
     assert response["Content-Disposition"] == 'attachment; filename="audit.csv"'
+
+
+@pytest.mark.parametrize("name", ["audit:export-csv", "audit:export-jsonl"])
+def test_an_export_walks_every_page_once_newest_first(
+    people: People, client: Client, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from review import exports
+
+    monkeypatch.setattr(exports, "FIRST_CHUNK_SIZE", 2)
+    monkeypatch.setattr(exports, "CHUNK_SIZE", 3)
+    for number in range(8):
+        audit_record(
+            action=AuditEvent.Action.OIDC_EXCHANGE,
+            outcome=AuditEvent.Outcome.ALLOWED,
+            request_id=f"req_page_{number}",
+            workspace_public_id=people.a.workspace.public_id,
+        )
+    expected = list(
+        AuditEvent.objects.filter(workspace_public_id=people.a.workspace.public_id).values_list("pk", flat=True)
+    )
+    signed_in(client, people.a.users["security"])
+
+    text = _streamed(client, name)
+
+    if name == "audit:export-csv":
+        exported = [int(row["id"]) for row in csv.DictReader(io.StringIO(text))]
+    else:
+        exported = [json.loads(line)["id"] for line in text.splitlines()]
+    assert exported == expected and len(expected) == 10
