@@ -19,7 +19,7 @@ def events() -> None:
         [("acme/infra", "OctoCat", "acme/Modules"), ("acme/app", "mallory", "acme/other"), ("Acme/Infra", "x", "y/z")]
     ):
         audit_record(
-            action=AuditEvent.Action.STS_MINT,
+            action=AuditEvent.Action.TOKEN_MINTED,
             outcome=AuditEvent.Outcome.ALLOWED,
             request_id=f"req_{number}",
             workspace_public_id="ws_i",
@@ -68,7 +68,7 @@ def test_names_match_without_case(events: None, query: str, callers: list[str]) 
 
 def test_two_source_terms_each_hold(events: None) -> None:
     audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.ALLOWED,
         request_id="req_both",
         workspace_public_id="ws_i",
@@ -83,7 +83,7 @@ def test_two_source_terms_each_hold(events: None) -> None:
 def test_an_event_naming_a_source_twice_is_listed_once(events: None) -> None:
     twice = [{"repository": "acme/bad name", "decision": "excluded", "reason": "invalid_source_name"}] * 2
     audit_record(
-        action=AuditEvent.Action.STS_MINT,
+        action=AuditEvent.Action.TOKEN_MINTED,
         outcome=AuditEvent.Outcome.DENIED,
         request_id="req_twice",
         workspace_public_id="ws_i",

@@ -96,7 +96,7 @@ def test_an_export_walks_every_page_once_newest_first(
     monkeypatch.setattr(exports, "CHUNK_SIZE", 3)
     for number in range(8):
         audit_record(
-            action=AuditEvent.Action.OIDC_EXCHANGE,
+            action=AuditEvent.Action.OIDC_TOKEN_EXCHANGE_SUCCESS,
             outcome=AuditEvent.Outcome.ALLOWED,
             request_id=f"req_page_{number}",
             workspace_public_id=people.a.workspace.public_id,
@@ -111,5 +111,5 @@ def test_an_export_walks_every_page_once_newest_first(
     if name == "audit:export-csv":
         exported = [int(row["id"]) for row in csv.DictReader(io.StringIO(text))]
     else:
-        exported = [json.loads(line)["id"] for line in text.splitlines()]
+        exported = [int(json.loads(line)["id"]) for line in text.splitlines()]  # CloudEvents ids are strings
     assert exported == expected and len(expected) == 10
