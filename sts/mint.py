@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 
 from audit.models import AuditEvent
 from audit.trail import AuditTrail
-from github_app.client import GitHubApp
+from github_app.client import GitHubApp, Repository
 from github_app.errors import GitHubError, GitHubInstallationSuspended
 from sts.caller_rules import caller_admit
 from sts.errors import CallerNoLongerInstalled, InvalidMintRequest, StsNotEntitled
@@ -35,8 +35,13 @@ from sts.reasons import Reason
 from sts.sources import LONGEST_NAME, Source, reason_for, requested_sources
 from sts.token_batches import MintedBatch, tokens_mint, tokens_revoke_after_failure
 from workspaces.entitlements import feature_value
-from workspaces.models import InstallationRepository, Workspace
-from workspaces.services import installation_discover, installation_mark_suspended, installation_repositories_remember
+from workspaces.models import GitHubInstallation, InstallationRepository, Workspace
+from workspaces.services import (
+    installation_discover,
+    installation_mark_suspended,
+    installations_mark_suspended,
+    installations_repositories_remember,
+)
 
 DEFAULT_POLICY_NAME = "default"
 # Repositories our records lack are looked up at GitHub, with the App's rate limit that every
@@ -97,8 +102,15 @@ def token_mint(
     )
     minted: list[MintedBatch] = []
     try:
-        tokens_mint(app=app, sources=candidates, minted=minted)
-        result = _record(session=session, trail=trail, sources=sources, candidates=candidates, minted=minted)
+        outcome = tokens_mint(app=app, sources=candidates, minted=minted)
+        result = _record(
+            session=session,
+            trail=trail,
+            sources=sources,
+            candidates=candidates,
+            minted=minted,
+            suspended=outcome.suspended_installations,
+        )
     except BaseException:
         # Nothing handed out may outlive a request we could not finish and record; the event says so.
         trail.note(
@@ -298,15 +310,21 @@ def _record(
     sources: list[str] | None,
     candidates: list[Source],
     minted: list[MintedBatch],
+    suspended: set[int],
 ) -> MintResult:
+    """What GitHub answered, written down in one transaction, a fixed number of statements whatever
+    the number of tokens: the tokens' rows, the repositories their answers taught us, the
+    suspensions GitHub reported."""
     tokens: list[GrantedToken] = []
-    with transaction.atomic():
-        for batch in minted:
-            installation = batch.members[0].installation
-            assert installation is not None
-            installation_repositories_remember(installation=installation, repositories=batch.token.repositories)
-            repositories = [member.full_name for member in batch.members]
-            MintedToken.objects.create(
+    rows: list[MintedToken] = []
+    learned: list[tuple[GitHubInstallation, list[Repository]]] = []
+    for batch in minted:
+        installation = batch.members[0].installation
+        assert installation is not None
+        learned.append((installation, batch.token.repositories))
+        repositories = [member.full_name for member in batch.members]
+        rows.append(
+            MintedToken(
                 fingerprint=token_fingerprint(batch.token.token),
                 session=session,
                 workspace=session.workspace,
@@ -316,16 +334,23 @@ def _record(
                 request_id=trail.request_id,
                 expires_at=batch.token.expires_at_datetime,
             )
-            tokens.append(
-                GrantedToken(
-                    host=settings.GITHUB_HOST,
-                    owner=installation.account_login,
-                    token=batch.token.token,
-                    expires_at=batch.token.expires_at,
-                    repositories=repositories,
-                    permissions=batch.token.permissions,
-                )
+        )
+        tokens.append(
+            GrantedToken(
+                host=settings.GITHUB_HOST,
+                owner=installation.account_login,
+                token=batch.token.token,
+                expires_at=batch.token.expires_at,
+                repositories=repositories,
+                permissions=batch.token.permissions,
             )
+        )
+    if rows or suspended:
+        with transaction.atomic():
+            if suspended:
+                installations_mark_suspended(installation_github_ids=suspended)
+            installations_repositories_remember(learned=learned)
+            MintedToken.objects.bulk_create(rows)
     excluded = [
         candidate
         for candidate in candidates
