@@ -43,6 +43,7 @@ METHODS = frozenset(
         "configure_oauth",
         "put_symlink",
         "rename_repository",
+        "set_load",
     }
 )
 
