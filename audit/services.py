@@ -83,12 +83,17 @@ def _source_row(source: Mapping[str, Any]) -> AuditSource:
 
 
 def _locked_head(workspace_public_id: str) -> AuditChainHead:
-    """The chain's head, locked until the transaction ends: concurrent writers of one workspace take turns."""
+    """The chain's head, locked until the transaction ends: concurrent writers of one workspace take turns.
+    Created on a chain's first event only (every later event finds it with one statement)."""
+    heads = AuditChainHead.objects.select_for_update()
+    head = heads.filter(workspace_public_id=workspace_public_id).first()
+    if head is not None:
+        return head
     AuditChainHead.objects.bulk_create(
         [AuditChainHead(workspace_public_id=workspace_public_id, sequence=0, hash=GENESIS_HASH)],
         ignore_conflicts=True,
     )
-    return AuditChainHead.objects.select_for_update().get(workspace_public_id=workspace_public_id)
+    return heads.get(workspace_public_id=workspace_public_id)
 
 
 def audit_retention_apply(*, workspace_public_id: str, before: datetime) -> AuditCheckpoint | None:

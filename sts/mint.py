@@ -34,7 +34,7 @@ from sts.policy_store import PolicyFile, PolicyRead, policy_files_read
 from sts.reasons import Reason
 from sts.sources import LONGEST_NAME, Source, reason_for, requested_sources
 from sts.token_batches import MintedBatch, tokens_mint, tokens_revoke_after_failure
-from workspaces.entitlements import feature_value
+from workspaces.entitlements import FeatureValue, feature_value, feature_values
 from workspaces.models import GitHubInstallation, InstallationRepository, Workspace
 from workspaces.services import (
     installation_discover,
@@ -82,7 +82,9 @@ def token_mint(
     policy_name = policy_name or DEFAULT_POLICY_NAME  # "" is the client's unset field, like an absent one
     sources = sources or None  # an empty list asks for the same as no list: every admitted repository
     trail.note(policy_name=policy_name[:100])
-    _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
+    # Read once for the whole request (two queries), as they stand now: never remembered beyond it.
+    features = feature_values(workspace=workspace, features=("sts", "max_sources_per_mint", "write_tokens"))
+    _check_request(workspace=workspace, sources=sources, policy_name=policy_name, features=features)
     _check_caller_installed(session)
     caller_admit(workspace=workspace, identity=session.identity)  # the workspace's caller rules, as they are now
 
@@ -90,10 +92,10 @@ def token_mint(
     budget = GitHubBudget(
         workspace_public_id=workspace.public_id, caller_repository_id=str(session.identity.get("repository_id", ""))
     )
-    candidates = _resolve(workspace=workspace, app=app, sources=sources, budget=budget)
+    candidates = _resolve(workspace=workspace, app=app, sources=sources, budget=budget, features=features)
     _apply_policies(
         app=app,
-        workspace=workspace,
+        allow_write=workspace.allow_write_tokens and features["write_tokens"] is True,
         candidates=candidates,
         policy_name=policy_name,
         identity=session.identity,
@@ -138,23 +140,30 @@ def _source_rows(*, trail: AuditTrail, candidates: list[Source], minted: list[Mi
         )
 
 
-def _check_request(*, workspace: Workspace, sources: list[str] | None, policy_name: str) -> None:
-    refusal = workspace.sts_refusal()
-    if refusal is not None:
-        raise StsNotEntitled(refusal)
+def _check_request(
+    *, workspace: Workspace, sources: list[str] | None, policy_name: str, features: dict[str, FeatureValue]
+) -> None:
+    if features["sts"] is not True or not workspace.sts_enabled:
+        # The sentence (which says why, and until when) is worth its queries on the refusal's path only.
+        raise StsNotEntitled(workspace.sts_refusal() or f"STS is not available to workspace {workspace.public_id}.")
     if not is_valid_policy_name(policy_name):
         raise InvalidMintRequest(
             "policyName must be one path segment of letters, digits, '-' and '_' (at most 64 characters).",
             context={"field": "policyName"},
         )
-    most = max_sources(workspace)
+    most = max_sources(workspace, features=features)
     if sources is not None and len(sources) > most:
         raise InvalidMintRequest(f"Ask for at most {most} sources in one request.", context={"field": "sources"})
 
 
-def max_sources(workspace: Workspace) -> int:
+def max_sources(workspace: Workspace, *, features: dict[str, FeatureValue] | None = None) -> int:
     """The plan's `max_sources_per_mint`, never beyond what this server allows (`STS_MAX_SOURCES`)."""
-    return min(int(feature_value(workspace=workspace, feature="max_sources_per_mint")), settings.STS_MAX_SOURCES)
+    value = (
+        features["max_sources_per_mint"]
+        if features is not None
+        else feature_value(workspace=workspace, feature="max_sources_per_mint")
+    )
+    return min(int(value), settings.STS_MAX_SOURCES)
 
 
 def _check_caller_installed(session: StsSession) -> None:
@@ -173,12 +182,19 @@ def _check_caller_installed(session: StsSession) -> None:
         raise CallerNoLongerInstalled()
 
 
-def _resolve(*, workspace: Workspace, app: GitHubApp, sources: list[str] | None, budget: GitHubBudget) -> list[Source]:
+def _resolve(
+    *,
+    workspace: Workspace,
+    app: GitHubApp,
+    sources: list[str] | None,
+    budget: GitHubBudget,
+    features: dict[str, FeatureValue],
+) -> list[Source]:
     """Names checked and de-duplicated, then each matched to an installation of the workspace."""
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
     if sources is None:
         # Bounded like a request that names the most sources allowed: the first ones by name.
-        rows = rows.order_by("full_name_key")[: max_sources(workspace)]
+        rows = rows.order_by("full_name_key")[: max_sources(workspace, features=features)]
         candidates = [Source(requested=row.full_name).adopt(row) for row in rows]
     else:
         candidates = requested_sources(sources)
@@ -228,7 +244,7 @@ def _discover_installation(candidate: Source, *, workspace: Workspace, app: GitH
 def _apply_policies(
     *,
     app: GitHubApp,
-    workspace: Workspace,
+    allow_write: bool,
     candidates: list[Source],
     policy_name: str,
     identity: dict[str, Any],
@@ -256,11 +272,11 @@ def _apply_policies(
         elif isinstance(found, GitHubError):
             candidate.exclude(reason_for(found))
         else:
-            _decide(candidate, found=found, workspace=workspace, policy_name=policy_name, identity=identity)
+            _decide(candidate, found=found, allow_write=allow_write, policy_name=policy_name, identity=identity)
 
 
 def _decide(
-    candidate: Source, *, found: PolicyFile, workspace: Workspace, policy_name: str, identity: dict[str, Any]
+    candidate: Source, *, found: PolicyFile, allow_write: bool, policy_name: str, identity: dict[str, Any]
 ) -> None:
     assert candidate.installation is not None
     if found.refusal is not None:
@@ -270,7 +286,7 @@ def _decide(
         candidate.exclude(Reason.NO_POLICY)
         return
     try:
-        policy = parse_policy_bytes(found.content, name=policy_name, allow_write=workspace.write_tokens_allowed())
+        policy = parse_policy_bytes(found.content, name=policy_name, allow_write=allow_write)
     except PolicyInvalid as invalid:
         candidate.exclude(
             Reason.POLICY_INVALID,
@@ -321,7 +337,11 @@ def _record(
     for batch in minted:
         installation = batch.members[0].installation
         assert installation is not None
-        learned.append((installation, batch.token.repositories))
+        # What GitHub's answer lists beyond our records (a repository found at GitHub just now).
+        recorded = {member.github_id for member in batch.members if member.github_id is not None}
+        unrecorded = [repository for repository in batch.token.repositories if repository.id not in recorded]
+        if unrecorded:
+            learned.append((installation, unrecorded))
         repositories = [member.full_name for member in batch.members]
         rows.append(
             MintedToken(
