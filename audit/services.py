@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +37,12 @@ def audit_record(
     detail: Mapping[str, Any] | None = None,
     error_tag: str = "",
     sources: Sequence[Mapping[str, Any]] = (),
+    alongside: Callable[[], None] | None = None,
 ) -> AuditEvent:
     """Appends one event to its workspace's chain. `sources` are the source repositories a mint
-    decided (`repository`, `github_id`, `decision`, `reason`, `rule`, `fingerprint`), one row each."""
+    decided (`repository`, `github_id`, `decision`, `reason`, `rule`, `fingerprint`), one row each.
+    `alongside` is the request's own database work, done in the event's transaction (before the
+    chain's head is locked, so the lock is held no longer for it): both commit, or neither."""
     identity = _scrubbed(dict(identity or {}))
     columns = {name: str(identity.get(name, ""))[: _max_length(name)] for name in IDENTITY_COLUMNS}
     event = AuditEvent(
@@ -56,6 +59,8 @@ def audit_record(
     event.identity, event.detail = json.loads(json.dumps(event.identity)), json.loads(json.dumps(event.detail))
     rows = [_source_row(source) for source in sources]
     with transaction.atomic():
+        if alongside is not None:
+            alongside()
         head = _locked_head(event.workspace_public_id)
         event.sequence, event.previous_hash = head.sequence + 1, head.hash
         event.created_at = timezone.now()

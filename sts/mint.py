@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 
 from audit.models import AuditEvent
@@ -106,6 +105,7 @@ def token_mint(
     try:
         outcome = tokens_mint(app=app, sources=candidates, minted=minted)
         result = _record(
+            app=app,
             session=session,
             trail=trail,
             sources=sources,
@@ -321,6 +321,7 @@ def _problem(problem: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     *,
+    app: GitHubApp,
     session: StsSession,
     trail: AuditTrail,
     sources: list[str] | None,
@@ -328,9 +329,10 @@ def _record(
     minted: list[MintedBatch],
     suspended: set[int],
 ) -> MintResult:
-    """What GitHub answered, written down in one transaction, a fixed number of statements whatever
-    the number of tokens: the tokens' rows, the repositories their answers taught us, the
-    suspensions GitHub reported."""
+    """The answer, and what GitHub answered to be written down with the request's audit event, in its
+    transaction (one per mint), in a fixed number of statements whatever the number of tokens: the
+    tokens' rows, the repositories their answers taught us, the suspensions GitHub reported. If that
+    transaction fails, every token is revoked (the event, written by the error path, says so)."""
     tokens: list[GrantedToken] = []
     rows: list[MintedToken] = []
     learned: list[tuple[GitHubInstallation, list[Repository]]] = []
@@ -366,11 +368,18 @@ def _record(
             )
         )
     if rows or suspended:
-        with transaction.atomic():
+
+        def write() -> None:
             if suspended:
                 installations_mark_suspended(installation_github_ids=suspended)
             installations_repositories_remember(learned=learned)
             MintedToken.objects.bulk_create(rows)
+
+        def revoke() -> None:
+            # Nothing handed out may outlive a request we could not record.
+            trail.note(revoked_after_failure=tokens_revoke_after_failure(app=app, minted=minted))
+
+        trail.alongside(write, if_not_committed=revoke)
     excluded = [
         candidate
         for candidate in candidates

@@ -1,14 +1,18 @@
 """A warm mint costs a fixed number of database statements, whatever the number of its sources and
-owners: no query inside a loop (counts, not times)."""
+owners (no query inside a loop; counts, not times), and one transaction: its records commit with its
+audit event, or neither does and every token is revoked."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditEvent
+from github_app.client import GitHubApp
+from sts.models import MintedToken, token_fingerprint
 from tests.factories import World
 
 from .conftest import ADMITS_ACME_APP, mint
@@ -68,3 +72,60 @@ def test_a_repository_github_lists_beyond_our_records_is_remembered_in_one_state
 
     assert body["data"]["tokens"][0]["repositories"] == ["acme/modules-0"]
     assert InstallationRepository.objects.filter(full_name_key="acme/modules-0").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warm_mint_commits_one_transaction_its_records_with_its_audit_event(
+    client, sources, session_for, monkeypatch
+):
+    session = session_for()
+    mint(client, session, {"sources": sources})
+    commits = []
+    wrapper = type(connections["default"])
+    original = wrapper.commit
+    monkeypatch.setattr(wrapper, "commit", lambda self: commits.append(1) or original(self))
+
+    body = mint(client, session, {"sources": sources}).json()
+
+    assert len(body["data"]["tokens"]) == 5
+    assert len(commits) == 1
+    event = AuditEvent.objects.filter(action="sts.mint").latest("sequence")
+    assert MintedToken.objects.filter(request_id=event.request_id).count() == 5
+
+
+def test_when_the_records_cannot_be_written_every_token_is_revoked_and_the_one_event_says_so(
+    client, world, sources, session_for, monkeypatch
+):
+    session = session_for()
+    mint(client, session, {"sources": sources[:6]})  # warm
+    handed_out: list[str] = []
+    original = GitHubApp.create_installation_token
+
+    def recording(self, installation_id, **kwargs):
+        token = original(self, installation_id, **kwargs)
+        handed_out.append(token.token)
+        return token
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("the database refused the tokens' rows")
+
+    monkeypatch.setattr(GitHubApp, "create_installation_token", recording)
+    monkeypatch.setattr(MintedToken.objects, "bulk_create", broken)
+    client.raise_request_exception = False
+    events_before = AuditEvent.objects.count()
+    minted_before = MintedToken.objects.count()
+
+    response = mint(client, session, {"sources": sources[:6]})
+
+    assert response.status_code == 500
+    assert response.json()["errorTag"] == "InternalError"
+    assert len(handed_out) == 2
+    assert not any(world.sim.token_is_live(token) for token in handed_out)
+    assert AuditEvent.objects.count() == events_before + 1
+    event = AuditEvent.objects.latest("sequence")
+    assert event.outcome == "error"
+    revoked = event.detail["revoked_after_failure"]
+    assert sorted(item["fingerprint"] for item in revoked) == sorted(token_fingerprint(t) for t in handed_out)
+    assert all(item["confirmed"] is True for item in revoked)
+    assert not any(token in str(event.detail) for token in handed_out)
+    assert MintedToken.objects.count() == minted_before
