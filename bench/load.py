@@ -80,37 +80,8 @@ RAISED_LIMITS = {
     "STS_GITHUB_BUDGET_PER_CALLER": "100000",
 }
 
-# The wrk script: POSTs a mint body with one of the sessions, counts what is not a 200 success, and
-# with a quota sends exactly that many mints (then only /healthz until every mint has answered).
-WRK_SCRIPT = """
-local sessions = {SESSIONS}
-local body = {BODY}
-local quota = {QUOTA}
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) sent, answered, server_errors, failures = 0, 0, 0, 0 end
-function request()
-  if quota > 0 and sent >= quota then return wrk.format("GET", "/healthz") end
-  sent = sent + 1
-  local headers = {["Content-Type"] = "application/json",
-                   ["Authorization"] = "Bearer " .. sessions[(sent % #sessions) + 1]}
-  return wrk.format("POST", "/api/v1/sts", headers, body)
-end
-function response(status, headers, body)
-  if quota > 0 and status == 200 and not string.find(body, '"success"', 1, true) then return end
-  answered = answered + 1
-  if status >= 500 then server_errors = server_errors + 1 end
-  if status ~= 200 or not string.find(body, '"success":true', 1, true) then failures = failures + 1 end
-  if quota > 0 and answered >= quota then wrk.thread:stop() end
-end
-function done(summary, latency, requests)
-  local s, a, e, f = 0, 0, 0, 0
-  for _, t in ipairs(threads) do
-    s = s + t:get("sent"); a = a + t:get("answered"); e = e + t:get("server_errors"); f = f + t:get("failures")
-  end
-  io.write(string.format("MINTS sent=%d answered=%d server_errors=%d failures=%d\\n", s, a, e, f))
-end
-"""
+# The wrk script (POST a mint with a session; count what is not a 200 success; stop at a quota).
+WRK_SCRIPT = Path(__file__).with_name("load_mint.lua")
 
 
 @dataclass
@@ -458,7 +429,8 @@ def wrk(
     if sessions is not None and body is not None:
         script = work / "mint.lua"
         script.write_text(
-            WRK_SCRIPT.replace("{SESSIONS}", "{" + ", ".join(lua_string(s) for s in sessions) + "}")
+            WRK_SCRIPT.read_text()
+            .replace("{SESSIONS}", "{" + ", ".join(lua_string(s) for s in sessions) + "}")
             .replace("{BODY}", lua_string(body))
             .replace("{QUOTA}", str(quota))
         )
