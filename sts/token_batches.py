@@ -126,8 +126,11 @@ def _pool(size: int) -> ThreadPoolExecutor:
 
 
 def _without_database(task: Callable[[], T]) -> T:
-    with connections["default"].execute_wrapper(_no_database):
-        return task()
+    try:
+        with connections["default"].execute_wrapper(_no_database):
+            return task()
+    finally:
+        connections.close_all()  # this thread's own: a refused statement has opened one (a no-op otherwise)
 
 
 def _no_database(*args: Any) -> None:

@@ -20,9 +20,9 @@ from .conftest import ADMITS_ACME_APP, mint
 pytestmark = pytest.mark.django_db
 
 OWNERS = ["acme", "initech", "globex", "umbrella", "hooli"]
-# Session, features (2), caller still installed, caller rules, sources' records; the tokens' rows;
-# the audit event (chain head locked, event, source rows, head moved on): 6 + 1 + 4.
-WARM_MINT_STATEMENTS = 11
+# Session, features, caller still installed, caller rules, sources' records; the tokens' rows;
+# the audit event (chain head locked, event, source rows, head moved on): 5 + 1 + 4.
+WARM_MINT_STATEMENTS = 10
 
 
 def statements(client: Any, session: str, sources: list[str]) -> list[str]:
