@@ -260,6 +260,8 @@ if STS_SESSION_TTL_SECONDS > STS_SESSION_MAX_TTL_SECONDS:
     raise ConfigError("STS_SESSION_TTL_SECONDS must not exceed STS_SESSION_MAX_TTL_SECONDS.")
 STS_MAX_SOURCES = env.integer("STS_MAX_SOURCES", 100, minimum=1, maximum=500)
 STS_POLICY_CACHE_SECONDS = env.integer("STS_POLICY_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+# How many installation tokens a process creates at GitHub at once (a mint's tokens go side by side).
+STS_TOKEN_CREATE_CONCURRENCY = env.integer("STS_TOKEN_CREATE_CONCURRENCY", 8, minimum=1, maximum=64)
 # GitHub calls per hour a workspace, and one caller repository of it, may cause beyond minting its own tokens.
 STS_GITHUB_BUDGET_PER_WORKSPACE = env.integer("STS_GITHUB_BUDGET_PER_WORKSPACE", 500, minimum=1, maximum=100000)
 STS_GITHUB_BUDGET_PER_CALLER = env.integer("STS_GITHUB_BUDGET_PER_CALLER", 200, minimum=1, maximum=100000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +37,12 @@ def audit_record(
     detail: Mapping[str, Any] | None = None,
     error_tag: str = "",
     sources: Sequence[Mapping[str, Any]] = (),
+    alongside: Callable[[], None] | None = None,
 ) -> AuditEvent:
     """Appends one event to its workspace's chain. `sources` are the source repositories a mint
-    decided (`repository`, `github_id`, `decision`, `reason`, `rule`, `fingerprint`), one row each."""
+    decided (`repository`, `github_id`, `decision`, `reason`, `rule`, `fingerprint`), one row each.
+    `alongside` is the request's own database work, done in the event's transaction (before the
+    chain's head is locked, so the lock is held no longer for it): both commit, or neither."""
     identity = _scrubbed(dict(identity or {}))
     columns = {name: str(identity.get(name, ""))[: _max_length(name)] for name in IDENTITY_COLUMNS}
     event = AuditEvent(
@@ -56,6 +59,8 @@ def audit_record(
     event.identity, event.detail = json.loads(json.dumps(event.identity)), json.loads(json.dumps(event.detail))
     rows = [_source_row(source) for source in sources]
     with transaction.atomic():
+        if alongside is not None:
+            alongside()
         head = _locked_head(event.workspace_public_id)
         event.sequence, event.previous_hash = head.sequence + 1, head.hash
         event.created_at = timezone.now()
@@ -83,12 +88,17 @@ def _source_row(source: Mapping[str, Any]) -> AuditSource:
 
 
 def _locked_head(workspace_public_id: str) -> AuditChainHead:
-    """The chain's head, locked until the transaction ends: concurrent writers of one workspace take turns."""
+    """The chain's head, locked until the transaction ends: concurrent writers of one workspace take turns.
+    Created on a chain's first event only (every later event finds it with one statement)."""
+    heads = AuditChainHead.objects.select_for_update()
+    head = heads.filter(workspace_public_id=workspace_public_id).first()
+    if head is not None:
+        return head
     AuditChainHead.objects.bulk_create(
         [AuditChainHead(workspace_public_id=workspace_public_id, sequence=0, hash=GENESIS_HASH)],
         ignore_conflicts=True,
     )
-    return AuditChainHead.objects.select_for_update().get(workspace_public_id=workspace_public_id)
+    return heads.get(workspace_public_id=workspace_public_id)
 
 
 def audit_retention_apply(*, workspace_public_id: str, before: datetime) -> AuditCheckpoint | None:

@@ -10,7 +10,7 @@ Services never call the audit writer for a request themselves; they tell the tra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from audit.event_types import Operation
@@ -34,6 +34,7 @@ class AuditTrail:
         self.outcome: str | None = None
         self.sources: list[dict[str, Any]] = []
         self._event: AuditEvent | None = None
+        self._alongside: tuple[Callable[[], None], Callable[[], None]] | None = None
 
     def identify(self, *, workspace_public_id: str, identity: Mapping[str, Any] | None = None) -> None:
         """Who is asking, once it is verified: never before, so an unverified claim is never recorded."""
@@ -67,6 +68,14 @@ class AuditTrail:
             }
         )
 
+    def alongside(self, work: Callable[[], None], *, if_not_committed: Callable[[], None]) -> None:
+        """The request's own database writes, done in the event's transaction when it is written: one
+        transaction per request, and the records and their event commit together or not at all. When
+        that transaction fails, `if_not_committed` runs (after the rollback: it may call GitHub, and may
+        `note` what it did) and the exception goes on; the request's error path then writes the event
+        alone (the work is tried once)."""
+        self._alongside = (work, if_not_committed)
+
     def decide(self, outcome: str) -> None:
         """The outcome of a request that succeeded at the HTTP level: a mint that granted nothing is denied."""
         self.outcome = outcome
@@ -82,11 +91,28 @@ class AuditTrail:
         detail = dict(self.detail)
         if error_tag:
             detail.update(status=status, reason=message[:500])
+        alongside, self._alongside = self._alongside, None
+        try:
+            self._event = self._record(status=status, error_tag=error_tag, detail=detail, alongside=alongside)
+        except BaseException:
+            if alongside is not None:
+                alongside[1]()
+            raise
+        return self._event
+
+    def _record(
+        self,
+        *,
+        status: int,
+        error_tag: str,
+        detail: dict[str, Any],
+        alongside: tuple[Callable[[], None], Callable[[], None]] | None,
+    ) -> AuditEvent:
         outcome = outcome_of(status=status, error_tag=error_tag, decided=self.outcome)
         action = self.action
         if isinstance(action, Operation):
             action = action.type_for(allowed=outcome == AuditEvent.Outcome.ALLOWED)
-        self._event = audit_record(
+        return audit_record(
             action=action,
             outcome=outcome,
             request_id=self.request_id,
@@ -95,8 +121,8 @@ class AuditTrail:
             detail=bounded(detail),
             error_tag=error_tag,
             sources=self.sources,
+            alongside=alongside[0] if alongside is not None else None,
         )
-        return self._event
 
 
 def _caller(identity: Mapping[str, Any]) -> dict[str, str]:

@@ -26,11 +26,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-port", type=int, default=0, help="the web host: user authorization (http; 0: any)")
     parser.add_argument("--state-dir", type=Path, default=Path("var/githubsim"))
     parser.add_argument("--reset", action="store_true", help="forget installations, repositories and tokens first")
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="keep installations, repositories and tokens in memory only (keys and CA stay in --state-dir): "
+        "a load test mints far more tokens than a state file should be rewritten for",
+    )
+    parser.add_argument("--latency-ms", type=int, default=0, help="answer every API call after this many ms")
+    parser.add_argument("--fail-one-in", type=int, default=0, help="fail one API call in K (0: none)")
+    parser.add_argument("--fail-status", type=int, default=502, help="the status of those failures (500-504)")
+    parser.add_argument("--rate-limit", type=int, default=None, help="the hourly rate limit of each credential")
     args = parser.parse_args(argv)
 
-    sim = GitHubSimulator(args.state_dir, persistent=True)
+    sim = GitHubSimulator(args.state_dir, persistent=not args.ephemeral)
     if args.reset:
         sim.reset()
+    try:
+        sim.set_load(
+            latency_ms=args.latency_ms,
+            fail_one_in=args.fail_one_in,
+            fail_status=args.fail_status,
+            rate_limit=args.rate_limit,
+        )
+    except ValueError as problem:
+        parser.error(str(problem))
     sim.start(port=args.port, git_port=args.git_port, web_port=args.web_port)
     settings = config(sim)
     (args.state_dir / "config.json").write_text(json.dumps(settings, indent=2) + "\n")

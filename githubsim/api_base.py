@@ -23,7 +23,7 @@ import jwt
 
 from githubsim.control import handle_control
 from githubsim.server_base import DOCS, Abort, QuietHandler, Reply, SimulatorServer, error, not_found
-from githubsim.state import InstallationToken, Repository, SimulatorState
+from githubsim.state import Fault, InstallationToken, Repository, SimulatorState
 
 Route = tuple[str, re.Pattern[str], str]  # (method, path pattern, endpoint name: handler `ep_<name>`)
 
@@ -95,7 +95,12 @@ class ApiHandlerBase(QuietHandler):
         self.credential: str | None = None
         self.endpoint = endpoint
         self.sim.count_call(endpoint)
+        if self.sim.latency_ms:
+            self.sim.wait(self.sim.latency_ms / 1000)  # GitHub's round trip (set_load)
         fault = self.sim.take_fault(endpoint) if endpoint != "unknown" else None
+        if fault is None and endpoint != "unknown" and not endpoint.startswith("oidc_"):
+            load_status = self.sim.take_load_failure()
+            fault = Fault("status", load_status, None, 1) if load_status is not None else None
         if fault is not None and fault.kind in ("timeout", "reset"):
             self._drop(fault.kind)
             return

@@ -206,6 +206,24 @@ class SimulatorClient:
     ) -> None:
         self._call("fault", endpoint=endpoint, status=status, kind=kind, times=times, retry_after=retry_after)
 
+    def set_load(
+        self,
+        *,
+        latency_ms: int | None = None,
+        fail_one_in: int | None = None,
+        fail_status: int | None = None,
+        rate_limit: int | None = None,
+    ) -> dict[str, int]:
+        return dict(
+            self._call(
+                "set_load",
+                latency_ms=latency_ms,
+                fail_one_in=fail_one_in,
+                fail_status=fail_status,
+                rate_limit=rate_limit,
+            )
+        )
+
     def token_is_live(self, token: str) -> bool:
         return bool(self._call("token_is_live", token=token))
 

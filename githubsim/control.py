@@ -44,6 +44,7 @@ METHODS = frozenset(
         "put_symlink",
         "rename_repository",
         "open_pull_request",
+        "set_load",
     }
 )
 

@@ -242,6 +242,12 @@ class SimulatorState(OidcIssuer):
         # How long a "timeout" fault holds a connection: longer than a client timeout, short for a test run.
         self.timeout_hold_seconds = 3.0
         self.rate_limit = DEFAULT_RATE_LIMIT
+        # Load settings (`set_load`): every API call answered after `latency_ms`, and one in `fail_one_in`
+        # answered `fail_status` in GitHub's JSON error shape (0: never).
+        self.latency_ms = 0
+        self.fail_one_in = 0
+        self.fail_status = 502
+        self._api_calls = 0
         # GitHub is eventually consistent: a fresh installation token is unknown (401) to the API and to git
         # for a few seconds, then may answer 403 while its permissions are copied. 0 unless a test or the
         # control API sets them (the pytest fixture sets a small non-zero default).
@@ -291,6 +297,7 @@ class SimulatorState(OidcIssuer):
                 shutil.rmtree(self.repos_dir)
             self._save()
             self.rate_limit = DEFAULT_RATE_LIMIT
+            self.latency_ms, self.fail_one_in, self.fail_status, self._api_calls = 0, 0, 502, 0
             self.timeout_hold_seconds = 3.0
             self.token_propagation_seconds = 0.0
             self.token_permissions_seconds = 0.0
@@ -869,6 +876,49 @@ class SimulatorState(OidcIssuer):
         with self._lock:
             self.calls[endpoint] += 1
 
+    def set_load(
+        self,
+        *,
+        latency_ms: int | None = None,
+        fail_one_in: int | None = None,
+        fail_status: int | None = None,
+        rate_limit: int | None = None,
+    ) -> dict[str, int]:
+        """GitHub as a load test needs it: each API call answered after `latency_ms` (GitHub's round
+        trip), one call in `fail_one_in` (counted over every API call, 0: none) answered `fail_status`
+        (500-504), and the rate limit of new credentials. Unnamed settings stay; returns them all."""
+        for name, value in (("latency_ms", latency_ms), ("fail_one_in", fail_one_in), ("rate_limit", rate_limit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be a whole number of at least 0")
+        if fail_status is not None and fail_status not in (500, 502, 503, 504):
+            raise ValueError("fail_status must be one of 500, 502, 503, 504")
+        if rate_limit == 0:
+            raise ValueError("rate_limit must be at least 1")
+        with self._lock:
+            self.latency_ms = self.latency_ms if latency_ms is None else latency_ms
+            self.fail_one_in = self.fail_one_in if fail_one_in is None else fail_one_in
+            self.fail_status = self.fail_status if fail_status is None else fail_status
+            self.rate_limit = self.rate_limit if rate_limit is None else rate_limit
+            self._api_calls = 0
+            return {
+                "latency_ms": self.latency_ms,
+                "fail_one_in": self.fail_one_in,
+                "fail_status": self.fail_status,
+                "rate_limit": self.rate_limit,
+            }
+
+    def take_load_failure(self) -> int | None:
+        """The status this API call fails with under `set_load`'s one-in-K failures, or None."""
+        with self._lock:
+            if not self.fail_one_in:
+                return None
+            self._api_calls += 1
+            return self.fail_status if self._api_calls % self.fail_one_in == 0 else None
+
     def hold(self) -> None:
         """Hold a connection for a timeout fault; returns early when the simulator stops."""
-        self._stopping.wait(self.timeout_hold_seconds)
+        self.wait(self.timeout_hold_seconds)
+
+    def wait(self, seconds: float) -> None:
+        """Pause an answer; returns early when the simulator stops."""
+        self._stopping.wait(seconds)

@@ -18,12 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 
 from audit.models import AuditEvent
 from audit.trail import AuditTrail
-from github_app.client import GitHubApp
+from github_app.client import GitHubApp, Repository
 from github_app.errors import GitHubError, GitHubInstallationSuspended
 from observability.metrics import mint_source_observed, tokens_minted_observed
 from sts.caller_rules import caller_admit
@@ -36,9 +35,14 @@ from sts.policy_store import PolicyFile, PolicyRead, policy_files_read
 from sts.reasons import Reason
 from sts.sources import LONGEST_NAME, Source, reason_for, requested_sources
 from sts.token_batches import MintedBatch, tokens_mint, tokens_revoke_after_failure
-from workspaces.entitlements import feature_value
-from workspaces.models import InstallationRepository, Workspace
-from workspaces.services import installation_discover, installation_mark_suspended, installation_repositories_remember
+from workspaces.entitlements import FeatureValue, feature_value, feature_values
+from workspaces.models import GitHubInstallation, InstallationRepository, Workspace
+from workspaces.services import (
+    installation_discover,
+    installation_mark_suspended,
+    installations_mark_suspended,
+    installations_repositories_remember,
+)
 
 DEFAULT_POLICY_NAME = "default"
 # Repositories our records lack are looked up at GitHub, with the App's rate limit that every
@@ -79,7 +83,9 @@ def token_mint(
     policy_name = policy_name or DEFAULT_POLICY_NAME  # "" is the client's unset field, like an absent one
     sources = sources or None  # an empty list asks for the same as no list: every admitted repository
     trail.note(policy_name=policy_name[:100])
-    _check_request(workspace=workspace, sources=sources, policy_name=policy_name)
+    # Read once for the whole request (two queries), as they stand now: never remembered beyond it.
+    features = feature_values(workspace=workspace, features=("sts", "max_sources_per_mint", "write_tokens"))
+    _check_request(workspace=workspace, sources=sources, policy_name=policy_name, features=features)
     _check_caller_installed(session)
     caller_admit(workspace=workspace, identity=session.identity)  # the workspace's caller rules, as they are now
 
@@ -87,10 +93,12 @@ def token_mint(
     budget = GitHubBudget(
         workspace_public_id=workspace.public_id, caller_repository_id=str(session.identity.get("repository_id", ""))
     )
-    candidates = _resolve(workspace=workspace, app=app, sources=sources, budget=budget, policy_name=policy_name)
+    candidates = _resolve(
+        workspace=workspace, app=app, sources=sources, budget=budget, policy_name=policy_name, features=features
+    )
     _apply_policies(
         app=app,
-        workspace=workspace,
+        allow_write=workspace.allow_write_tokens and features["write_tokens"] is True,
         candidates=candidates,
         policy_name=policy_name,
         identity=session.identity,
@@ -99,8 +107,16 @@ def token_mint(
     )
     minted: list[MintedBatch] = []
     try:
-        tokens_mint(app=app, sources=candidates, minted=minted)
-        result = _record(session=session, trail=trail, sources=sources, candidates=candidates, minted=minted)
+        outcome = tokens_mint(app=app, sources=candidates, minted=minted)
+        result = _record(
+            app=app,
+            session=session,
+            trail=trail,
+            sources=sources,
+            candidates=candidates,
+            minted=minted,
+            suspended=outcome.suspended_installations,
+        )
     except BaseException:
         # Nothing handed out may outlive a request we could not finish and record; the event says so.
         trail.note(
@@ -130,23 +146,30 @@ def _source_rows(*, trail: AuditTrail, candidates: list[Source], minted: list[Mi
         )
 
 
-def _check_request(*, workspace: Workspace, sources: list[str] | None, policy_name: str) -> None:
-    refusal = workspace.sts_refusal()
-    if refusal is not None:
-        raise StsNotEntitled(refusal)
+def _check_request(
+    *, workspace: Workspace, sources: list[str] | None, policy_name: str, features: dict[str, FeatureValue]
+) -> None:
+    if features["sts"] is not True or not workspace.sts_enabled:
+        # The sentence (which says why, and until when) is worth its queries on the refusal's path only.
+        raise StsNotEntitled(workspace.sts_refusal() or f"STS is not available to workspace {workspace.public_id}.")
     if not is_valid_policy_name(policy_name):
         raise InvalidMintRequest(
             "policyName must be one path segment of letters, digits, '-' and '_' (at most 64 characters).",
             context={"field": "policyName"},
         )
-    most = max_sources(workspace)
+    most = max_sources(workspace, features=features)
     if sources is not None and len(sources) > most:
         raise InvalidMintRequest(f"Ask for at most {most} sources in one request.", context={"field": "sources"})
 
 
-def max_sources(workspace: Workspace) -> int:
+def max_sources(workspace: Workspace, *, features: dict[str, FeatureValue] | None = None) -> int:
     """The plan's `max_sources_per_mint`, never beyond what this server allows (`STS_MAX_SOURCES`)."""
-    return min(int(feature_value(workspace=workspace, feature="max_sources_per_mint")), settings.STS_MAX_SOURCES)
+    value = (
+        features["max_sources_per_mint"]
+        if features is not None
+        else feature_value(workspace=workspace, feature="max_sources_per_mint")
+    )
+    return min(int(value), settings.STS_MAX_SOURCES)
 
 
 def _check_caller_installed(session: StsSession) -> None:
@@ -166,7 +189,13 @@ def _check_caller_installed(session: StsSession) -> None:
 
 
 def _resolve(
-    *, workspace: Workspace, app: GitHubApp, sources: list[str] | None, budget: GitHubBudget, policy_name: str
+    *,
+    workspace: Workspace,
+    app: GitHubApp,
+    sources: list[str] | None,
+    budget: GitHubBudget,
+    policy_name: str,
+    features: dict[str, FeatureValue],
 ) -> list[Source]:
     """Names checked and de-duplicated, then each matched to an installation of the workspace."""
     rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
@@ -176,7 +205,7 @@ def _resolve(
         held = repositories_holding(rows, policy_name=policy_name)
         candidates = [
             Source(requested=row.full_name).adopt(row)
-            for row in held.order_by("full_name_key")[: max_sources(workspace)]
+            for row in held.order_by("full_name_key")[: max_sources(workspace, features=features)]
         ]
     else:
         candidates = requested_sources(sources)
@@ -226,7 +255,7 @@ def _discover_installation(candidate: Source, *, workspace: Workspace, app: GitH
 def _apply_policies(
     *,
     app: GitHubApp,
-    workspace: Workspace,
+    allow_write: bool,
     candidates: list[Source],
     policy_name: str,
     identity: dict[str, Any],
@@ -254,11 +283,11 @@ def _apply_policies(
         elif isinstance(found, GitHubError):
             candidate.exclude(reason_for(found))
         else:
-            _decide(candidate, found=found, workspace=workspace, policy_name=policy_name, identity=identity)
+            _decide(candidate, found=found, allow_write=allow_write, policy_name=policy_name, identity=identity)
 
 
 def _decide(
-    candidate: Source, *, found: PolicyFile, workspace: Workspace, policy_name: str, identity: dict[str, Any]
+    candidate: Source, *, found: PolicyFile, allow_write: bool, policy_name: str, identity: dict[str, Any]
 ) -> None:
     assert candidate.installation is not None
     if found.refusal is not None:
@@ -268,7 +297,7 @@ def _decide(
         candidate.exclude(Reason.NO_POLICY)
         return
     try:
-        policy = parse_policy_bytes(found.content, name=policy_name, allow_write=workspace.write_tokens_allowed())
+        policy = parse_policy_bytes(found.content, name=policy_name, allow_write=allow_write)
     except PolicyInvalid as invalid:
         candidate.exclude(
             Reason.POLICY_INVALID,
@@ -303,20 +332,32 @@ def _problem(problem: dict[str, Any]) -> dict[str, Any]:
 
 def _record(
     *,
+    app: GitHubApp,
     session: StsSession,
     trail: AuditTrail,
     sources: list[str] | None,
     candidates: list[Source],
     minted: list[MintedBatch],
+    suspended: set[int],
 ) -> MintResult:
+    """The answer, and what GitHub answered to be written down with the request's audit event, in its
+    transaction (one per mint), in a fixed number of statements whatever the number of tokens: the
+    tokens' rows, the repositories their answers taught us, the suspensions GitHub reported. If that
+    transaction fails, every token is revoked (the event, written by the error path, says so)."""
     tokens: list[GrantedToken] = []
-    with transaction.atomic():
-        for batch in minted:
-            installation = batch.members[0].installation
-            assert installation is not None
-            installation_repositories_remember(installation=installation, repositories=batch.token.repositories)
-            repositories = [member.full_name for member in batch.members]
-            MintedToken.objects.create(
+    rows: list[MintedToken] = []
+    learned: list[tuple[GitHubInstallation, list[Repository]]] = []
+    for batch in minted:
+        installation = batch.members[0].installation
+        assert installation is not None
+        # What GitHub's answer lists beyond our records (a repository found at GitHub just now).
+        recorded = {member.github_id for member in batch.members if member.github_id is not None}
+        unrecorded = [repository for repository in batch.token.repositories if repository.id not in recorded]
+        if unrecorded:
+            learned.append((installation, unrecorded))
+        repositories = [member.full_name for member in batch.members]
+        rows.append(
+            MintedToken(
                 fingerprint=token_fingerprint(batch.token.token),
                 session=session,
                 workspace=session.workspace,
@@ -326,16 +367,30 @@ def _record(
                 request_id=trail.request_id,
                 expires_at=batch.token.expires_at_datetime,
             )
-            tokens.append(
-                GrantedToken(
-                    host=settings.GITHUB_HOST,
-                    owner=installation.account_login,
-                    token=batch.token.token,
-                    expires_at=batch.token.expires_at,
-                    repositories=repositories,
-                    permissions=batch.token.permissions,
-                )
+        )
+        tokens.append(
+            GrantedToken(
+                host=settings.GITHUB_HOST,
+                owner=installation.account_login,
+                token=batch.token.token,
+                expires_at=batch.token.expires_at,
+                repositories=repositories,
+                permissions=batch.token.permissions,
             )
+        )
+    if rows or suspended:
+
+        def write() -> None:
+            if suspended:
+                installations_mark_suspended(installation_github_ids=suspended)
+            installations_repositories_remember(learned=learned)
+            MintedToken.objects.bulk_create(rows)
+
+        def revoke() -> None:
+            # Nothing handed out may outlive a request we could not record.
+            trail.note(revoked_after_failure=tokens_revoke_after_failure(app=app, minted=minted))
+
+        trail.alongside(write, if_not_committed=revoke)
     excluded = [
         candidate
         for candidate in candidates

@@ -3,15 +3,28 @@
 One token per (installation, permission set), scoped to exactly its repositories, in chunks of
 GitHub's limit of repositories per token. A chunk GitHub refuses because one repository is no longer
 reachable is halved until the refused repository stands alone, so it never denies the others.
+
+The tokens of one mint are created side by side (a mint whose sources span 5 organizations waits
+about one GitHub round trip, not 5), by at most `STS_TOKEN_CREATE_CONCURRENCY` threads of the process
+that touch GitHub only, never the database (`_no_database` enforces it): what GitHub's answers mean
+for our records (`TokensMinted.suspended_installations`) is recorded by the caller afterwards. Every
+token GitHub handed out is in `minted` once `tokens_mint` returns or raises, in the order a one-by-one
+creation would have given, so a failure anywhere revokes them all.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import connections
 
 from github_app.client import MAX_REPOSITORIES_PER_TOKEN, GitHubApp, InstallationToken
 from github_app.errors import (
@@ -24,7 +37,8 @@ from sts.models import token_fingerprint
 from sts.reasons import Reason
 from sts.revocation import revocation_attempt, revocation_retries
 from sts.sources import Source, reason_for
-from workspaces.services import installation_mark_suspended
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,44 +50,110 @@ class MintedBatch:
     issued_at: datetime
 
 
-def tokens_mint(*, app: GitHubApp, sources: list[Source], minted: list[MintedBatch]) -> None:
-    """Mints the tokens of the open sources; each token goes into `minted` as soon as GitHub hands
-    it out, so the caller can revoke it whatever follows. Sources GitHub refuses are excluded."""
+@dataclass
+class TokensMinted:
+    """What GitHub's answers to token creation mean for our records, for the caller to write down."""
+
+    suspended_installations: set[int] = field(default_factory=set)
+
+
+def tokens_mint(*, app: GitHubApp, sources: list[Source], minted: list[MintedBatch]) -> TokensMinted:
+    """Mints the tokens of the open sources, side by side; every token GitHub handed out is in
+    `minted` when this returns or raises (whatever failed), so the caller can revoke them all.
+    Sources GitHub refuses are excluded."""
     groups: dict[tuple[int, tuple[tuple[str, str], ...]], list[Source]] = defaultdict(list)
     for source in sources:
         if source.open:
             assert source.installation is not None
             groups[(source.installation.github_id, tuple(sorted(source.permissions.items())))].append(source)
-    for (installation_id, permissions), members in groups.items():
-        for chunk in _chunks(members, MAX_REPOSITORIES_PER_TOKEN):
-            _mint_chunk(
-                app=app, installation_id=installation_id, permissions=dict(permissions), chunk=chunk, minted=minted
-            )
+    outcome = TokensMinted()
+    tasks = [
+        functools.partial(
+            _mint_chunk,
+            app=app,
+            installation_id=installation_id,
+            permissions=dict(permissions),
+            chunk=chunk,
+            minted=[],
+            outcome=outcome,
+        )
+        for (installation_id, permissions), members in groups.items()
+        for chunk in _chunks(members, MAX_REPOSITORIES_PER_TOKEN)
+    ]
+    try:
+        _side_by_side(tasks)
+    finally:
+        # In the order of the tasks (each task's own list in the order GitHub answered it), whatever raised.
+        for task in tasks:
+            minted.extend(task.keywords["minted"])
+    return outcome
 
 
 def tokens_revoke_after_failure(*, app: GitHubApp, minted: list[MintedBatch]) -> list[dict[str, Any]]:
-    """Revokes every token of a request that failed after GitHub issued them: nothing handed out may
-    outlive a request we could not finish and record. Returns, per token, its fingerprint and whether
-    GitHub confirmed; an unconfirmed one is retried in the background."""
-    outcomes: list[dict[str, Any]] = []
-    for batch in minted:
-        confirmed = revocation_attempt(app=app, token=batch.token.token, issued_at=batch.issued_at)
-        if not confirmed:
-            revocation_retries.submit(
-                token=batch.token.token, issued_at=batch.issued_at, expires_at=batch.token.expires_at_datetime
-            )
-        outcomes.append({"fingerprint": token_fingerprint(batch.token.token), "confirmed": confirmed})
-    return outcomes
+    """Revokes every token of a request that failed after GitHub issued them, side by side: nothing
+    handed out may outlive a request we could not finish and record. Returns, per token in order, its
+    fingerprint and whether GitHub confirmed; an unconfirmed one is retried in the background."""
+    return _side_by_side([functools.partial(_revoke_after_failure, app=app, batch=batch) for batch in minted])
+
+
+def _revoke_after_failure(*, app: GitHubApp, batch: MintedBatch) -> dict[str, Any]:
+    confirmed = revocation_attempt(app=app, token=batch.token.token, issued_at=batch.issued_at)
+    if not confirmed:
+        revocation_retries.submit(
+            token=batch.token.token, issued_at=batch.issued_at, expires_at=batch.token.expires_at_datetime
+        )
+    return {"fingerprint": token_fingerprint(batch.token.token), "confirmed": confirmed}
+
+
+def _side_by_side(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Runs the tasks in the process's bounded pool (one alone runs here, without a thread hop) and
+    returns their results in order. Waits for every task whatever happens, then raises the first
+    task's exception, if any: no task is still running when the caller looks at what they did."""
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    pool = _pool(settings.STS_TOKEN_CREATE_CONCURRENCY)
+    futures: list[Future[T]] = [pool.submit(_without_database, task) for task in tasks]
+    try:
+        return [future.result() for future in futures]
+    finally:
+        wait(futures)
+
+
+@functools.cache
+def _pool(size: int) -> ThreadPoolExecutor:
+    # Long-lived threads: their HTTP sessions (one per thread, github_app.http) keep their connections.
+    return ThreadPoolExecutor(max_workers=size, thread_name_prefix="token-create")
+
+
+def _without_database(task: Callable[[], T]) -> T:
+    try:
+        with connections["default"].execute_wrapper(_no_database):
+            return task()
+    finally:
+        connections.close_all()  # this thread's own: a refused statement has opened one (a no-op otherwise)
+
+
+def _no_database(*args: Any) -> None:
+    raise RuntimeError(
+        f"No database access from {threading.current_thread().name}: tokens are created side by side, "
+        "their records are written by the request afterwards."
+    )
 
 
 def _mint_chunk(
-    *, app: GitHubApp, installation_id: int, permissions: dict[str, str], chunk: list[Source], minted: list[MintedBatch]
+    *,
+    app: GitHubApp,
+    installation_id: int,
+    permissions: dict[str, str],
+    chunk: list[Source],
+    minted: list[MintedBatch],
+    outcome: TokensMinted,
 ) -> None:
     issued_at = datetime.now(tz=UTC)
     try:
         token = _create_token(app=app, installation_id=installation_id, permissions=permissions, chunk=chunk)
     except GitHubInstallationSuspended:
-        installation_mark_suspended(installation_github_id=installation_id)
+        outcome.suspended_installations.add(installation_id)
         _exclude_all(chunk, Reason.SUSPENDED)
     except GitHubPermissionsNotGranted:
         _exclude_all(chunk, Reason.PERMISSIONS_NOT_INSTALLED)
@@ -82,7 +162,12 @@ def _mint_chunk(
             half = len(chunk) // 2
             for part in (chunk[:half], chunk[half:]):
                 _mint_chunk(
-                    app=app, installation_id=installation_id, permissions=permissions, chunk=part, minted=minted
+                    app=app,
+                    installation_id=installation_id,
+                    permissions=permissions,
+                    chunk=part,
+                    minted=minted,
+                    outcome=outcome,
                 )
         else:
             _exclude_all(chunk, Reason.NOT_INSTALLED)

@@ -9,10 +9,12 @@ admin's change applies to the very next request in every server process.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from django.db.models import Value
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -121,6 +123,25 @@ def entitlement(*, workspace: Workspace, feature: str, now: datetime | None = No
     if row is not None:
         return Entitlement(known, row.value, "plan")
     return Entitlement(known, known.default, "default")
+
+
+def feature_values(
+    *, workspace: Workspace, features: tuple[str, ...], now: datetime | None = None
+) -> dict[str, FeatureValue]:
+    """The values of several features for the workspace now, as `entitlement` gives each, in one query
+    whatever their number (a request that needs several asks once)."""
+    known = [feature_named(key) for key in features]
+    now = now or timezone.now()
+    keys = [feature.key for feature in known]
+    plan = workspace.plan.features.filter(key__in=keys).annotate(rank=Value(1)).values_list("key", "value", "rank")
+    rows: Iterable[tuple[str, Any, Any]] = plan
+    if workspace.pk is not None:  # one override per (workspace, feature) at most: a constraint says so
+        overrides = workspace.feature_overrides.filter(key__in=keys, expires_at__gt=now).annotate(rank=Value(0))
+        rows = overrides.values_list("key", "value", "rank").union(plan, all=True)
+    values: dict[str, FeatureValue] = {}
+    for key, value, _ in sorted(rows, key=lambda row: row[2]):  # an override before the plan's value
+        values.setdefault(key, value)
+    return {feature.key: values.get(feature.key, feature.default) for feature in known}
 
 
 def feature_value(*, workspace: Workspace, feature: str, now: datetime | None = None) -> FeatureValue:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -128,18 +128,44 @@ def installation_discover(
 
 def installation_mark_suspended(*, installation_github_id: int) -> None:
     """Records a suspension GitHub reported (a refused call) before our records knew of it."""
-    GitHubInstallation.objects.filter(github_id=installation_github_id, suspended_at__isnull=True).update(
+    installations_mark_suspended(installation_github_ids={installation_github_id})
+
+
+def installations_mark_suspended(*, installation_github_ids: Collection[int]) -> None:
+    """Records suspensions GitHub reported (refused calls) before our records knew of them, in one statement."""
+    GitHubInstallation.objects.filter(github_id__in=installation_github_ids, suspended_at__isnull=True).update(
         suspended_at=timezone.now()
     )
 
 
-def installation_repositories_remember(*, installation: GitHubInstallation, repositories: list[Repository]) -> None:
-    """Records repositories GitHub says the installation covers (from a token's own answer) that our
-    records lacked; rows we have are left as they are."""
-    for repository in repositories:
-        InstallationRepository.objects.get_or_create(
-            installation=installation, github_id=repository.id, defaults={"full_name": repository.full_name}
+def installations_repositories_remember(*, learned: Sequence[tuple[GitHubInstallation, list[Repository]]]) -> None:
+    """Records repositories GitHub says installations cover (from tokens' own answers) that our
+    records lacked; rows we have are left as they are. One read and at most one write, however many."""
+    wanted = {
+        (installation.pk, repository.id): (installation, repository)
+        for installation, repositories in learned
+        for repository in repositories
+    }
+    if not wanted:
+        return
+    known = set(
+        InstallationRepository.objects.filter(
+            installation_id__in={pk for pk, _ in wanted}, github_id__in={github_id for _, github_id in wanted}
+        ).values_list("installation_id", "github_id")
+    )
+    missing = [
+        InstallationRepository(
+            installation=installation,
+            github_id=repository.id,
+            full_name=repository.full_name,
+            full_name_key=repository.full_name.lower(),  # bulk_create does not call save(), which sets it
         )
+        for key, (installation, repository) in wanted.items()
+        if key not in known
+    ]
+    if missing:
+        # A concurrent mint may have added the same row since the read: its row is as good as ours.
+        InstallationRepository.objects.bulk_create(missing, ignore_conflicts=True)
 
 
 def _installation_record(

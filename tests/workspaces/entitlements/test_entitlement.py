@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.factories import workspace_create
 from tests.workspaces.entitlements.conftest import in_days
-from workspaces.entitlements import entitlement, feature_refusal, feature_value
+from workspaces.entitlements import entitlement, feature_refusal, feature_value, feature_values
 from workspaces.models import FeatureOverride, Plan, PlanFeature, Workspace
 
 
@@ -136,3 +136,24 @@ def test_write_tokens_need_both_the_switch_and_the_feature(pro: Workspace, free:
     assert pro.write_tokens_allowed() is True
     free.allow_write_tokens = True  # set past the services, as an old row may be
     assert free.write_tokens_allowed() is False
+
+
+def test_feature_values_reads_several_features_as_entitlement_does_each_in_one_query(
+    free: Workspace, django_assert_num_queries
+) -> None:
+    FeatureOverride.objects.create(workspace=free, key="sts", value=True, expires_at=in_days(14))
+    FeatureOverride.objects.create(workspace=free, key="audit_retention_days", value=30, expires_at=in_days(-1))
+    FeatureOverride.objects.create(workspace=free, key="max_sources_per_mint", value=5, expires_at=in_days(3))
+    keys = ("sts", "write_tokens", "audit_retention_days", "audit_streaming", "max_sources_per_mint")
+
+    with django_assert_num_queries(1):
+        values = feature_values(workspace=free, features=keys)
+
+    assert values == {key: feature_value(workspace=free, feature=key) for key in keys}
+    assert values == {
+        "sts": True,
+        "write_tokens": False,
+        "audit_retention_days": 7,
+        "audit_streaming": False,
+        "max_sources_per_mint": 5,
+    }

@@ -1,0 +1,30 @@
+-- wrk script of bench/load.py: POSTs a mint body with one of the sessions, counts what is not a 200
+-- success, and with a quota sends exactly that many mints (then only /healthz until every mint answered).
+-- bench/load.py fills in {SESSIONS}, {BODY} and {QUOTA}.
+local sessions = {SESSIONS}
+local body = {BODY}
+local quota = {QUOTA}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) sent, answered, server_errors, failures = 0, 0, 0, 0 end
+function request()
+  if quota > 0 and sent >= quota then return wrk.format("GET", "/healthz") end
+  sent = sent + 1
+  local headers = {["Content-Type"] = "application/json",
+                   ["Authorization"] = "Bearer " .. sessions[(sent % #sessions) + 1]}
+  return wrk.format("POST", "/api/v1/sts", headers, body)
+end
+function response(status, headers, body)
+  if quota > 0 and status == 200 and not string.find(body, '"success"', 1, true) then return end
+  answered = answered + 1
+  if status >= 500 then server_errors = server_errors + 1 end
+  if status ~= 200 or not string.find(body, '"success":true', 1, true) then failures = failures + 1 end
+  if quota > 0 and answered >= quota then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local s, a, e, f = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    s = s + t:get("sent"); a = a + t:get("answered"); e = e + t:get("server_errors"); f = f + t:get("failures")
+  end
+  io.write(string.format("MINTS sent=%d answered=%d server_errors=%d failures=%d\n", s, a, e, f))
+end
