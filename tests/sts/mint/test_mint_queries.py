@@ -10,6 +10,7 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
+from audit import event_types
 from audit.models import AuditEvent
 from github_app.client import GitHubApp
 from sts.models import MintedToken, token_fingerprint
@@ -89,7 +90,7 @@ def test_a_warm_mint_commits_one_transaction_its_records_with_its_audit_event(
 
     assert len(body["data"]["tokens"]) == 5
     assert len(commits) == 1
-    event = AuditEvent.objects.filter(action="sts.mint").latest("sequence")
+    event = AuditEvent.objects.filter(action__in=event_types.MINT.actions).latest("sequence")
     assert MintedToken.objects.filter(request_id=event.request_id).count() == 5
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from audit import event_types
 from audit.models import AuditEvent
 from github_app.client import GitHubApp
 from sts import token_batches
@@ -131,7 +132,7 @@ def test_the_response_and_the_audit_event_keep_the_requested_order_whatever_gith
     assert [installation_id for installation_id, _ in creation["issued"]][-1] == first
     assert [token["owner"] for token in body["data"]["tokens"]] == OWNERS
     assert [token["repositories"] for token in body["data"]["tokens"]] == [[name] for name in SOURCES]
-    event = AuditEvent.objects.filter(action="sts.mint").latest("sequence")
+    event = AuditEvent.objects.filter(action__in=event_types.MINT.actions).latest("sequence")
     assert [token["owner"] for token in event.detail["tokens"]] == OWNERS
     assert [row.repository for row in event.sources.order_by("pk")] == SOURCES
     issued = [token for _, token in creation["issued"]]
@@ -162,7 +163,7 @@ def test_a_failure_on_the_third_of_five_owners_revokes_every_token_the_others_go
     handed_out = [token for _, token in creation["issued"]]
     assert len(handed_out) == 4
     assert [answers_github(world.sim, token) for token in handed_out] == [401] * 4
-    event = AuditEvent.objects.filter(action="sts.mint").latest("sequence")
+    event = AuditEvent.objects.filter(action__in=event_types.MINT.actions).latest("sequence")
     assert event.outcome == "error"
     revoked = event.detail["revoked_after_failure"]
     assert sorted(item["fingerprint"] for item in revoked) == sorted(token_fingerprint(t) for t in handed_out)
