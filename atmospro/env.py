@@ -137,6 +137,10 @@ class Environment:
         # lower case, where Django reads only upper case: ?key_prefix=staging would be dropped unseen.
         for option in [key for key in config if key.upper() in _CACHE_OPTIONS and key != key.upper()]:
             config[option.upper()] = config.pop(option)
+        if config["BACKEND"].endswith("DatabaseCache"):
+            # The GitHub client reads and writes the cache from the threads that create a mint's tokens,
+            # which never touch the database (sts.token_batches): a cache in the database would fail there.
+            raise ConfigError(f"{name} must not be a database cache: use Redis (or a file cache on one machine).")
         if "KEY_FUNCTION" in config:
             # Every key must carry the deployment's prefix; a key function of the URL's could drop it.
             raise ConfigError(f"{name} must not set key_function: keys are namespaced by deployment.")

@@ -66,10 +66,21 @@ def audit_page(*, events: QuerySet[AuditEvent], before: Cursor | None = None, si
         # The first condition alone bounds the index scan; the second breaks ties within that instant.
         older = Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, id__lt=before.id)
         events = events.filter(Q(created_at__lte=before.created_at) & older)
-    rows = list(events.order_by("-created_at", "-id").prefetch_related("sources")[: size + 1])
+    newest_first = events.order_by("-created_at", "-id").prefetch_related("sources")
     # A `source:` query joins the source rows: an event listing that repository twice (a malformed name
-    # requested twice) comes twice, one after the other; it is shown once.
-    rows = list({row.pk: row for row in rows}.values())
+    # requested twice) comes twice, one after the other; it is shown once. Whether there is a next page is
+    # known only once `size + 1` distinct events are read, so duplicates make this read on past them.
+    kept: dict[int, AuditEvent] = {}
+    batch = newest_first
+    while True:
+        fetched = list(batch[: size + 1])
+        for row in fetched:
+            kept.setdefault(row.pk, row)
+        if len(kept) > size or len(fetched) <= size:
+            break
+        end = fetched[-1]
+        batch = newest_first.filter(Q(created_at__lt=end.created_at) | Q(created_at=end.created_at, id__lt=end.pk))
+    rows = list(kept.values())
     last = rows[size - 1] if len(rows) > size else None
     return Page(events=rows[:size], next=Cursor(last.created_at, last.pk) if last is not None else None)
 

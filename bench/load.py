@@ -55,6 +55,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from audit import event_types  # noqa: E402
 from githubsim.client import SimulatorClient  # noqa: E402
 
 OWNERS = ("acme", "initech", "globex", "umbrella", "hooli")
@@ -402,7 +403,9 @@ def warm_mint(base_url: str, session: str, body: str) -> None:
 
 def mint_events(database_url: str) -> int:
     with psycopg.connect(database_url) as connection:
-        row = connection.execute("SELECT count(*) FROM audit_auditevent WHERE action = 'sts.mint'").fetchone()
+        row = connection.execute(
+            "SELECT count(*) FROM audit_auditevent WHERE action = ANY(%s)", (list(event_types.MINT.actions),)
+        ).fetchone()
     return int(row[0]) if row else 0
 
 

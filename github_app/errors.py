@@ -6,6 +6,8 @@ Messages never carry a token. The class is the tag: callers map classes to their
 
 from __future__ import annotations
 
+import time
+
 
 class GitHubError(Exception):
     """A failure talking to GitHub."""
@@ -53,3 +55,11 @@ class GitHubUnavailable(GitHubError):
 
 class GitHubAuthenticationFailed(GitHubError):
     """401: our App JWT or installation token was refused."""
+
+
+def retry_countdown(error: GitHubRateLimited | GitHubUnavailable, *, retries: int) -> int:
+    """Seconds before a task retries a call GitHub refused for now: until the limit resets (earlier only
+    spends the next window), else 5 s, 20 s, 80 s ... at most 10 minutes."""
+    if isinstance(error, GitHubRateLimited):
+        return max(1, int(error.retry_at - time.time()))
+    return min(600, 5 * 4**retries)

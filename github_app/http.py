@@ -33,6 +33,11 @@ ENDPOINT_TEMPLATES = tuple(
         (r"/repos/[^/]+/[^/]+/installation$", "/repos/{owner}/{repo}/installation"),
         (r"/installation/repositories$", "/installation/repositories"),
         (r"/installation/token$", "/installation/token"),
+        (r"/repositories/\d+/check-runs/\d+$", "/repositories/{id}/check-runs/{id}"),
+        (r"/repositories/\d+/check-runs$", "/repositories/{id}/check-runs"),
+        (r"/repositories/\d+/pulls/\d+/files$", "/repositories/{id}/pulls/{number}/files"),
+        (r"/user/installations$", "/user/installations"),
+        (r"/login/oauth/access_token$", "/login/oauth/access_token"),
         (r"/\.well-known/openid-configuration$", "/.well-known/openid-configuration"),
         (r"/\.well-known/jwks$", "/.well-known/jwks"),
     )

@@ -29,7 +29,18 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 OTHER = "other"
 _WORD = re.compile(r"^[A-Za-z0-9_.:{}/-]{1,100}$")
 # https://docs.github.com/en/webhooks/webhook-events-and-payloads: the events the App subscribes to.
-WEBHOOK_EVENTS = frozenset({"installation", "installation_repositories", "push", "repository", "ping"})
+WEBHOOK_EVENTS = frozenset(
+    {
+        "installation",
+        "installation_repositories",
+        "push",
+        "pull_request",
+        "repository",
+        "check_run",
+        "check_suite",
+        "ping",
+    }
+)
 
 API_REQUESTS = Counter(
     "atmospro_api_requests",

@@ -98,7 +98,7 @@ def token_mint(
     )
     _apply_policies(
         app=app,
-        allow_write=workspace.allow_write_tokens and features["write_tokens"] is True,
+        allow_write=workspace.write_tokens_allowed(features=features),
         candidates=candidates,
         policy_name=policy_name,
         identity=session.identity,
@@ -149,9 +149,9 @@ def _source_rows(*, trail: AuditTrail, candidates: list[Source], minted: list[Mi
 def _check_request(
     *, workspace: Workspace, sources: list[str] | None, policy_name: str, features: dict[str, FeatureValue]
 ) -> None:
-    if features["sts"] is not True or not workspace.sts_enabled:
-        # The sentence (which says why, and until when) is worth its queries on the refusal's path only.
-        raise StsNotEntitled(workspace.sts_refusal() or f"STS is not available to workspace {workspace.public_id}.")
+    refusal = workspace.sts_refusal(features=features)
+    if refusal is not None:
+        raise StsNotEntitled(refusal)
     if not is_valid_policy_name(policy_name):
         raise InvalidMintRequest(
             "policyName must be one path segment of letters, digits, '-' and '_' (at most 64 characters).",

@@ -12,6 +12,7 @@ workspace's chain.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from github_app.client import GitHubApp
-from github_app.errors import GitHubFileTooLarge
+from github_app.errors import GitHubError, GitHubFileTooLarge, GitHubRateLimited, GitHubUnavailable
 from github_app.repository_checks import directory_list
 from sts.models import PolicyIndexEntry, PolicyIndexScan
 from sts.policy.names import policy_name_of_path, policy_path
@@ -30,6 +31,8 @@ from sts.policy_check_report import FileVerdict, file_verdict
 from sts.policy_store import TOO_LARGE, PolicyFile, policy_file_of
 from workspaces.installation_events import installation_event_record
 from workspaces.models import GitHubInstallation, InstallationRepository
+
+logger = logging.getLogger(__name__)
 
 PROBLEMS_KEPT = 3
 # A push naming more policy files than this has the installation's folders listed again instead: one
@@ -90,6 +93,23 @@ def policy_index_verdicts(
         _entries(installation, repository_id).filter(policy_name=verdict.policy_name).update(
             full_name=full_name, **_validation(verdict), validated_at=now
         )
+
+
+def policy_index_scan_installation(*, installation_pk: int, request_id: str) -> int:
+    """`policy_index_scan` of one installation row, for the tasks: a suspended installation is not read
+    (GitHub refuses it); GitHub refusing it otherwise (gone, our credentials) leaves the index incomplete,
+    so mints read as without it and the hourly reconciliation tries again. GitHub failing or limiting us
+    raises, for the task's retry. Returns how many entries changed."""
+    installation = GitHubInstallation.objects.select_related("workspace").filter(pk=installation_pk).first()
+    if installation is None or installation.is_suspended:
+        return 0
+    try:
+        return policy_index_scan(installation=installation, app=GitHubApp.from_settings(), request_id=request_id)
+    except (GitHubRateLimited, GitHubUnavailable):
+        raise
+    except GitHubError as error:
+        logger.warning("Policy index of installation %s not scanned: %s", installation.github_id, type(error).__name__)
+        return 0
 
 
 def policy_index_scan(*, installation: GitHubInstallation, app: GitHubApp, request_id: str) -> int:

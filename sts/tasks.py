@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from celery import Task, shared_task
 from django.utils import timezone
 
-from github_app.client import GitHubApp
-from github_app.errors import GitHubError, GitHubRateLimited, GitHubUnavailable
+from github_app.errors import GitHubError, GitHubRateLimited, GitHubUnavailable, retry_countdown
 from sts.models import PolicyCheck
 from sts.policy_checks import policy_check_failed, policy_check_perform
-from sts.policy_index import policy_index_scan
+from sts.policy_index import policy_index_scan_installation
 from sts.purge import expired_records_delete
-from workspaces.models import GitHubInstallation
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +29,9 @@ def policy_check_process(self: Task, check_pk: int) -> str:
     """Reports one policy check run (`sts.policy_checks`); retried while GitHub fails or limits us."""
     try:
         return policy_check_perform(check_pk=check_pk)
-    except GitHubRateLimited as error:
+    except (GitHubRateLimited, GitHubUnavailable) as error:
         if self.request.retries < MAX_RETRIES:
-            # GitHub tells when the limit resets; retrying earlier only spends the next window.
-            raise self.retry(exc=error, countdown=max(1, int(error.retry_at - time.time()))) from error
-        policy_check_failed(check_pk=check_pk, error_tag=type(error).__name__)
-        raise
-    except GitHubUnavailable as error:
-        if self.request.retries < MAX_RETRIES:
-            raise self.retry(exc=error, countdown=_backoff_seconds(self.request.retries)) from error
+            raise self.retry(exc=error, countdown=retry_countdown(error, retries=self.request.retries)) from error
         policy_check_failed(check_pk=check_pk, error_tag=type(error).__name__)
         raise
     except GitHubError as error:
@@ -54,23 +45,9 @@ def policy_check_process(self: Task, check_pk: int) -> str:
 @shared_task(bind=True, name="sts.tasks.policy_index_scan_one", max_retries=MAX_RETRIES)
 def policy_index_scan_one(self: Task, installation_pk: int) -> int:
     """Lists the policy folder of every repository of one installation and marks its index complete."""
-    installation = GitHubInstallation.objects.select_related("workspace").filter(pk=installation_pk).first()
-    if installation is None:
-        return 0
     try:
-        return policy_index_scan(
-            installation=installation, app=GitHubApp.from_settings(), request_id=f"scan-{timezone.now():%Y%m%d%H%M}"
+        return policy_index_scan_installation(
+            installation_pk=installation_pk, request_id=f"scan-{timezone.now():%Y%m%d%H%M}"
         )
-    except GitHubRateLimited as error:
-        raise self.retry(exc=error, countdown=max(1, int(error.retry_at - time.time()))) from error
-    except GitHubUnavailable as error:
-        raise self.retry(exc=error, countdown=_backoff_seconds(self.request.retries)) from error
-    except GitHubError as error:
-        # GitHub refuses the installation (gone, suspended, our credentials): the index stays incomplete,
-        # so mints read as without it, and the hourly reconciliation tries again.
-        logger.warning("Policy index of installation %s not scanned: %s", installation_pk, type(error).__name__)
-        return 0
-
-
-def _backoff_seconds(retries: int) -> int:
-    return min(600, 5 * 4**retries)
+    except (GitHubRateLimited, GitHubUnavailable) as error:
+        raise self.retry(exc=error, countdown=retry_countdown(error, retries=self.request.retries)) from error

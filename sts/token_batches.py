@@ -14,6 +14,7 @@ creation would have given, so a failure anywhere revokes them all.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import threading
 from collections import defaultdict
@@ -112,7 +113,9 @@ def _side_by_side(tasks: Sequence[Callable[[], T]]) -> list[T]:
     if len(tasks) <= 1:
         return [task() for task in tasks]
     pool = _pool(settings.STS_TOKEN_CREATE_CONCURRENCY)
-    futures: list[Future[T]] = [pool.submit(_without_database, task) for task in tasks]
+    # Each task in a copy of the request's context, so that its log lines carry the request id (a context
+    # is entered by one thread at a time: one copy per task).
+    futures: list[Future[T]] = [pool.submit(contextvars.copy_context().run, _without_database, task) for task in tasks]
     try:
         return [future.result() for future in futures]
     finally:

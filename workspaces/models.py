@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -78,9 +79,12 @@ class Workspace(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
 
-    def sts_refusal(self) -> str | None:
+    def sts_refusal(self, *, features: Mapping[str, Any] | None = None) -> str | None:
         """Why this workspace may not mint, in a sentence for the user; None when it may. The plan (or an
-        override) must include STS, and a workspace admin's switch applies on top of it."""
+        override) must include STS, and a workspace admin's switch applies on top of it. `features`: the
+        values `feature_values` already read for this request; the sentence is then read only on a refusal."""
+        if features is not None and features["sts"] is True and self.sts_enabled:
+            return None
         refusal = feature_refusal(workspace=self, feature="sts")
         if refusal is not None:
             return refusal
@@ -88,9 +92,12 @@ class Workspace(models.Model):
             return f"STS is switched off for workspace {self.public_id}; a workspace admin can switch it on."
         return None
 
-    def write_tokens_allowed(self) -> bool:
+    def write_tokens_allowed(self, *, features: Mapping[str, Any] | None = None) -> bool:
         """Whether trust policies may grant write permissions now: the switch is on and the plan (or an
-        override) still includes write tokens; a plan moved down switches write tokens off in effect."""
+        override) still includes write tokens; a plan moved down switches write tokens off in effect.
+        `features`: the values `feature_values` already read for this request."""
+        if features is not None:
+            return self.allow_write_tokens and features["write_tokens"] is True
         return self.allow_write_tokens and feature_refusal(workspace=self, feature="write_tokens") is None
 
     def clean(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from celery import Task, shared_task
@@ -13,7 +12,7 @@ from django.utils import timezone
 from audit.chain import chained_workspaces
 from audit.models import AuditEvent
 from audit.services import audit_record, audit_retention_apply
-from github_app.errors import GitHubRateLimited, GitHubUnavailable
+from github_app.errors import GitHubRateLimited, GitHubUnavailable, retry_countdown
 from workspaces.entitlements import feature_value
 from workspaces.models import GitHubInstallation, Workspace
 from workspaces.services import InstallationNotFound, installation_link
@@ -32,11 +31,8 @@ def installation_sync(self: Task, installation_pk: int) -> None:
         return
     try:
         installation_link(workspace=installation.workspace, installation_github_id=installation.github_id)
-    except GitHubRateLimited as error:
-        # GitHub tells when the limit resets; retrying earlier only spends the next window.
-        raise self.retry(exc=error, countdown=max(1, int(error.retry_at - time.time()))) from error
-    except GitHubUnavailable as error:
-        raise self.retry(exc=error, countdown=_backoff_seconds(self.request.retries)) from error
+    except (GitHubRateLimited, GitHubUnavailable) as error:
+        raise self.retry(exc=error, countdown=retry_countdown(error, retries=self.request.retries)) from error
     except InstallationNotFound:
         # Uninstalled at GitHub. The row stays until an operator unlinks it: a transient 404 must never
         # erase a workspace's installation, and its repositories then mint nothing (GitHub refuses).
@@ -70,7 +66,3 @@ def audit_retention_apply_all() -> dict[str, int]:
             detail={"retention_days": days, "removed_through": checkpoint.sequence, "checkpoint_hash": checkpoint.hash},
         )
     return removed
-
-
-def _backoff_seconds(retries: int) -> int:
-    return min(600, 5 * 4**retries)

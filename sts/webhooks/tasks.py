@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from github_app.client import GitHubApp
-from github_app.errors import GitHubError, GitHubRateLimited, GitHubUnavailable
-from sts.policy_index import policy_index_scan
+from github_app.errors import GitHubRateLimited, GitHubUnavailable, retry_countdown
+from sts.policy_index import policy_index_scan_installation
 from sts.webhooks.services import (
     webhook_deliveries_purge,
     webhook_deliveries_stale,
@@ -66,33 +64,15 @@ def installation_reconcile_one(self: Task, installation_pk: int) -> bool:
     request_id = f"reconcile-{timezone.now():%Y%m%d%H%M}"
     try:
         changed = installation_reconcile(installation=installation, request_id=request_id)
-        _policy_index_scan(installation_pk=installation_pk, request_id=request_id)
+        policy_index_scan_installation(installation_pk=installation_pk, request_id=request_id)
         return changed
-    except GitHubRateLimited as error:
-        # GitHub tells when the limit resets; retrying earlier only spends the next window.
-        raise self.retry(exc=error, countdown=max(1, int(error.retry_at - time.time()))) from error
-    except GitHubUnavailable as error:
-        raise self.retry(exc=error, countdown=min(600, 5 * 4**self.request.retries)) from error
+    except (GitHubRateLimited, GitHubUnavailable) as error:
+        raise self.retry(exc=error, countdown=retry_countdown(error, retries=self.request.retries)) from error
     except InstallationNotFound:
         # Uninstalled at GitHub while its `deleted` webhook was lost, or a transient 404: the row stays,
         # and mints nothing while GitHub refuses its tokens; an operator unlinks it.
         logger.warning("GitHub no longer knows installation %s; left as it is.", installation.github_id)
         return False
-
-
-def _policy_index_scan(*, installation_pk: int, request_id: str) -> None:
-    """Then the policy index: the folder of every repository listed once, the index marked complete. A
-    suspended installation is not read (GitHub refuses it); a refusal leaves the index as it was (mints
-    read as without it while it is incomplete). GitHub's failures and rate limits go to the task's retry."""
-    installation = GitHubInstallation.objects.select_related("workspace").filter(pk=installation_pk).first()
-    if installation is None or installation.is_suspended:
-        return
-    try:
-        policy_index_scan(installation=installation, app=GitHubApp.from_settings(), request_id=request_id)
-    except (GitHubRateLimited, GitHubUnavailable):
-        raise
-    except GitHubError as error:
-        logger.warning("Policy index of installation %s not scanned: %s", installation.github_id, type(error).__name__)
 
 
 @shared_task(name="sts.webhooks.tasks.webhook_deliveries_purge_old")

@@ -248,6 +248,10 @@ def test_it_refuses_a_cache_key_function_that_could_drop_the_deployment_prefix(t
     _refused(env, "CACHE_URL must not set key_function")
 
 
+def test_it_refuses_a_database_cache_which_token_creating_threads_could_not_reach(tmp_path: Path) -> None:
+    _refused({**_base_env(tmp_path), "CACHE_URL": "dbcache://sts_cache"}, "CACHE_URL must not be a database cache")
+
+
 def test_it_refuses_a_session_key_that_is_not_a_pem(tmp_path: Path) -> None:
     env = {**_base_env(tmp_path), "STS_SESSION_SIGNING_KEY": "not-a-pem-but-s3cr3t"}
     _refused(env, "STS_SESSION_SIGNING_KEY is not an unencrypted PEM private key.", "not-a-pem-but-s3cr3t")

@@ -93,3 +93,25 @@ def test_an_event_naming_a_source_twice_is_listed_once(events: None) -> None:
     events = audit_events_for(workspace_public_ids=["ws_i"], query='source:"acme/bad name"')
 
     assert [event.repository for event in audit_page(events=events).events] == ["acme/twice"]
+
+
+def test_duplicate_source_rows_never_end_the_pages_early(events: None) -> None:
+    # Two pages of one event each, the newer listing the source three times: its duplicates must not take
+    # the place of the look-ahead row that says a next page exists.
+    for number, times in enumerate((1, 3)):
+        audit_record(
+            action=AuditEvent.Action.MINT_DENIED,
+            outcome=AuditEvent.Outcome.DENIED,
+            request_id=f"req_dup_{number}",
+            workspace_public_id="ws_i",
+            identity={"repository": f"acme/dup-{number}"},
+            sources=[{"repository": "acme/bad name", "decision": "excluded", "reason": "invalid_source_name"}] * times,
+        )
+    events = audit_events_for(workspace_public_ids=["ws_i"], query='source:"acme/bad name"')
+
+    first = audit_page(events=events, size=1)
+    assert [event.repository for event in first.events] == ["acme/dup-1"]
+    assert first.next is not None
+    second = audit_page(events=events, before=first.next, size=1)
+    assert [event.repository for event in second.events] == ["acme/dup-0"]
+    assert second.next is None
