@@ -32,7 +32,6 @@ WORKSPACE_NAME = "Acme (demo)"
 # For "Install on GitHub": a person of the simulator, member of an organization the App is not installed on yet.
 GITHUB_PERSON = "octocat"
 UNINSTALLED_ORGANIZATION = "globex"
-CLIENT_SECRET_FILE = STATE_DIR / "client-secret"
 
 POLICY = f"""\
 # yaml-language-server: $schema=http://127.0.0.1:8000/schemas/v1alpha1/trust-policy.json
@@ -72,11 +71,13 @@ def server_env(config: dict[str, Any]) -> dict[str, str]:
 
 
 def client_secret_file(config: dict[str, Any]) -> Path:
-    """The App's OAuth client secret in a file only its owner reads, so no shell line or process list shows it."""
-    CLIENT_SECRET_FILE.touch(mode=0o600, exist_ok=True)
-    CLIENT_SECRET_FILE.chmod(0o600)
-    CLIENT_SECRET_FILE.write_text(str(config["client_secret"]))
-    return CLIENT_SECRET_FILE
+    """The App's OAuth client secret in a file only its owner reads, so no shell line or process list shows
+    it: beside the App's private key, in the state directory of the simulator that issued both."""
+    secret_file = Path(config["app_private_key_file"]).with_name("client-secret")
+    secret_file.touch(mode=0o600, exist_ok=True)
+    secret_file.chmod(0o600)
+    secret_file.write_text(str(config["client_secret"]))
+    return secret_file
 
 
 def manage(*args: str) -> str:
