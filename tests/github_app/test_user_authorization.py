@@ -20,7 +20,7 @@ CALLBACK = "https://atmos.example/github/setup"
 @pytest.fixture
 def oauth(github_sim: GitHubSimulator) -> OAuthApp:
     github_sim.configure_oauth(callback_url=CALLBACK)
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     github_sim.add_user("hubot")
     return OAuthApp.from_settings()
 
@@ -114,7 +114,7 @@ def test_a_token_github_does_not_know_is_refused(github_sim: GitHubSimulator, oa
 def test_it_pages_until_it_finds_the_installation(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
     organizations = [f"org{n:03}" for n in range(150)]
     ids = [github_sim.add_installation(name) for name in organizations]
-    github_sim.add_user("busy", member_of=organizations)
+    github_sim.add_user("busy", admin_of=organizations)
     token = oauth.user_token_for(code_for(github_sim, "busy"))
 
     assert oauth.user_can_reach_installation(token, ids[0]) is True

@@ -22,7 +22,7 @@ def people(github_sim: GitHubSimulator) -> dict[str, int]:
     acme = github_sim.add_installation("acme")
     globex = github_sim.add_installation("globex")
     own = github_sim.add_installation("mona", account_type="User")
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     github_sim.add_user("hubot")
     return {"acme": acme, "globex": globex, "mona": own}
 
@@ -160,7 +160,7 @@ def test_user_installations_refuse_other_credentials(
 
 def test_the_control_api_seeds_people_and_the_callback(github_sim: GitHubSimulator, http: requests.Session) -> None:
     client = SimulatorClient(github_sim.api_url)
-    client.add_user("octo", member_of=["acme"])
+    client.add_user("octo", admin_of=["acme"])
     client.configure_oauth(callback_url=CALLBACK)
 
     assert client.config["web_url"] == github_sim.web_url
