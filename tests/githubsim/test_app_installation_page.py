@@ -147,3 +147,19 @@ def test_user_installations_are_paged_with_a_link_header(github_sim: GitHubSimul
     assert first.json()["total_count"] == 3
     assert [i["id"] for i in first.json()["installations"] + second.json()["installations"]] == ids
     assert "next" not in second.links
+
+
+def test_an_organization_a_person_is_a_plain_member_of_is_not_offered_nor_accepted(
+    github_sim: GitHubSimulator, mona: requests.Session
+) -> None:
+    github_sim.add_membership("initech", "mona")  # a plain member: GitHub lets them only request it
+    github_sim.add_membership("umbrella", "mona", role="admin", state="pending")
+
+    page = mona.get(page_url(github_sim), params={"state": "s"})
+    assert 'value="acme"' in page.text
+    assert 'value="initech"' not in page.text and 'value="umbrella"' not in page.text
+
+    for account in ("initech", "umbrella"):
+        refused = mona.post(f"{github_sim.web_url}/apps/{github_sim.app_slug}/installations", data={"account": account})
+        assert refused.status_code == 404
+    assert not github_sim.installations
