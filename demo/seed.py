@@ -101,7 +101,7 @@ def seed_simulator(client: SimulatorClient) -> int:
     client.add_repository(SOURCE_WITHOUT_POLICY, installation_id=installation_id, files={"main.tf": "# no policy\n"})
     client.add_repository(CALLER, installation_id=installation_id, files={"atmos.yaml": "base_path: .\n"})
     client.add_repository(f"{UNINSTALLED_ORGANIZATION}/platform", files={"main.tf": "# not installed yet\n"})
-    client.add_user(GITHUB_PERSON, member_of=[OWNER, UNINSTALLED_ORGANIZATION])
+    client.add_user(GITHUB_PERSON, admin_of=[OWNER, UNINSTALLED_ORGANIZATION])
     return installation_id
 
 

@@ -4,6 +4,11 @@ During installation GitHub hands our setup URL a one-use ``code``; exchanged for
 (on the web host, not the API), that token lists the App's installations the person can reach
 (https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app,
 https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token).
+That list holds every installation the person has explicit permission of any level on, read-only
+included, so reaching one proves nothing about who may administer it: `user_administers` asks GitHub
+whether the person is an active admin of the organization
+(https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user), or
+is the personal account itself (https://docs.github.com/rest/users/users#get-the-authenticated-user).
 The token lives in a `UserToken` in memory for the length of one request: it is never stored, logged or
 put in an error, and its `repr` does not show it.
 """
@@ -13,13 +18,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
 
 from github_app.answers import error_for
 from github_app.client import API_VERSION
-from github_app.errors import GitHubAuthenticationFailed, GitHubError, GitHubUnavailable
+from github_app.errors import (
+    GitHubAuthenticationFailed,
+    GitHubError,
+    GitHubForbidden,
+    GitHubUnavailable,
+)
 from github_app.http import http_request
 
 # A person reaches few installations; past this many pages GitHub's answer is not what it documents.
@@ -35,6 +47,15 @@ class GitHubCodeRefused(GitHubError):
 @dataclass(frozen=True)
 class UserToken:
     value: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class InstallationAccount:
+    """The account an installation is on, as `GET /user/installations` names it."""
+
+    type: str  # "Organization" or "User"
+    login: str
+    id: int
 
 
 @dataclass(frozen=True)
@@ -87,32 +108,86 @@ class OAuthApp:
         return UserToken(token)
 
     def user_can_reach_installation(self, token: UserToken, installation_id: int) -> bool:
-        """Whether `GET /user/installations` lists the installation for this person, paging until it is found."""
+        """Whether `GET /user/installations` lists the installation for this person (any permission level)."""
+        return self.installation_account(token, installation_id) is not None
+
+    def installation_account(self, token: UserToken, installation_id: int) -> InstallationAccount | None:
+        """The account of the installation if `GET /user/installations` lists it for this person, paging
+        until it is found; None when it is not listed."""
         url: str | None = f"{self.api_url}/user/installations?per_page=100"
         for _ in range(MAX_INSTALLATION_PAGES):
             if url is None:
-                return False
-            response = self._get(url, token)
+                return None
+            response = self._get(url, token, "/user/installations")
             with _malformed("user installations"):
-                listed = response.json()["installations"]
-                if any(int(item["id"]) == installation_id for item in listed):
-                    return True
+                for item in response.json()["installations"]:
+                    if int(item["id"]) == installation_id:
+                        return _account_of(item["account"])
             url = response.links.get("next", {}).get("url")
             if url is not None and not url.startswith(self.api_url + "/"):
                 raise GitHubUnavailable("GitHub's next page of user installations points elsewhere.")
         raise GitHubUnavailable("GitHub lists more pages of user installations than any person has.")
 
-    def _get(self, url: str, token: UserToken) -> requests.Response:
+    def user_administers(self, token: UserToken, account: InstallationAccount) -> bool:
+        """Whether GitHub confirms the person administers the account: for an organization, an active
+        membership with the admin role (owner), of that very organization; for a personal account, the
+        person is that account. Anything short of that confirmation, or another type of account, is no."""
+        if account.type == "User":
+            with _malformed("the authenticated user"):
+                me = self._get(f"{self.api_url}/user", token, "/user").json()
+                return isinstance(me, dict) and _same_id(me.get("id"), account.id)
+        if account.type != "Organization":
+            return False
+        path = f"/user/memberships/orgs/{quote(account.login, safe='')}"
+        try:
+            response = self._get(f"{self.api_url}{path}", token, "/user/memberships/orgs/{org}")
+        except GitHubForbidden:
+            return False  # a membership this token may not see (GitHub's documented 403; not a rate limit)
+        except GitHubError as error:
+            if error.status == 404:
+                return False  # not a member (GitHub's documented 404)
+            raise
+        with _malformed("the organization membership"):
+            membership = response.json()
+        if not isinstance(membership, dict):
+            raise GitHubUnavailable("GitHub's answer on the organization membership was malformed.")
+        organization = membership.get("organization")
+        return (
+            membership.get("state") == "active"
+            and membership.get("role") == "admin"
+            and isinstance(organization, dict)
+            and isinstance(organization.get("login"), str)
+            and organization["login"].lower() == account.login.lower()
+            and _same_id(organization.get("id"), account.id)
+        )
+
+    def _get(self, url: str, token: UserToken, endpoint: str) -> requests.Response:
         headers = {
             "Authorization": f"Bearer {token.value}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
         }
-        with _transport("GET /user/installations"):
+        with _transport(f"GET {endpoint}"):
             response = http_request("GET", url, headers=headers)
         if response.status_code != 200:
-            raise error_for(response, "GET", "/user/installations")
+            raise error_for(response, "GET", endpoint)
         return response
+
+
+def _account_of(raw: Any) -> InstallationAccount:
+    """Raises KeyError/TypeError/ValueError (read as a malformed answer) when the account lacks its fields."""
+    kind, login, number = raw["type"], raw["login"], raw["id"]
+    if not isinstance(kind, str) or not isinstance(login, str) or not login or not _is_id(number):
+        raise ValueError("an installation's account without its type, login or id")
+    return InstallationAccount(type=kind, login=login, id=number)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _same_id(value: Any, expected: int) -> bool:
+    return _is_id(value) and value == expected
 
 
 @contextlib.contextmanager

@@ -248,8 +248,16 @@ class SimulatorClient:
     def accept_new_permissions(self, installation_id: int, permissions: dict[str, str]) -> None:
         self._call("accept_new_permissions", installation_id=installation_id, permissions=permissions)
 
-    def add_user(self, login: str, *, member_of: list[str] | tuple[str, ...] = ()) -> int:
-        return int(self._call("add_user", login=login, member_of=list(member_of)))
+    def add_user(
+        self, login: str, *, member_of: list[str] | tuple[str, ...] = (), admin_of: list[str] | tuple[str, ...] = ()
+    ) -> int:
+        return int(self._call("add_user", login=login, member_of=list(member_of), admin_of=list(admin_of)))
+
+    def add_membership(self, organization: str, login: str, *, role: str = "member", state: str = "active") -> None:
+        self._call("add_membership", organization=organization, login=login, role=role, state=state)
+
+    def add_collaborator(self, full_name: str, login: str, *, permission: str = "read") -> None:
+        self._call("add_collaborator", full_name=full_name, login=login, permission=permission)
 
     def configure_oauth(self, *, callback_url: str) -> None:
         self._call("configure_oauth", callback_url=callback_url)

@@ -40,6 +40,8 @@ METHODS = frozenset(
         "delete_installation",
         "accept_new_permissions",
         "add_user",
+        "add_membership",
+        "add_collaborator",
         "configure_oauth",
         "put_symlink",
         "rename_repository",

@@ -1,5 +1,6 @@
-"""What the user-authorization web flow remembers: users, organization memberships, one-use codes and
-user access tokens (https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app).
+"""What the user-authorization web flow remembers: users, organization memberships (role ``admin`` — an
+owner — or ``member``, state ``active`` or ``pending``), repositories a person collaborates on, one-use
+codes and user access tokens (https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app).
 
 Codes are single use and expire after 10 minutes; a user token (``ghu_``) lasts 8 hours and is stored
 as a digest only, like installation tokens. A browser session (``user_session`` cookie) says who is signed
@@ -28,6 +29,19 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class Membership:
+    """https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user"""
+
+    role: str  # "admin" (an owner) or "member"
+    state: str  # "active", or "pending" until the person accepts the invitation
+
+
+ROLES = frozenset({"admin", "member"})
+MEMBERSHIP_STATES = frozenset({"active", "pending"})
+COLLABORATOR_PERMISSIONS = frozenset({"read", "triage", "write", "maintain", "admin"})
+
+
+@dataclass(frozen=True)
 class UserToken:
     login: str
     expires_at: float
@@ -41,7 +55,8 @@ class OAuthState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.code_lifetime_seconds: float = CODE_LIFETIME_SECONDS
-        self._members: dict[str, set[str]] = {}  # lower-case organization -> lower-case user logins
+        self._members: dict[str, dict[str, Membership]] = {}  # lower-case organization -> lower-case login -> …
+        self._collaborations: dict[str, dict[int, str]] = {}  # lower-case login -> repository id -> permission
         self._codes: dict[str, Grant] = {}
         self._tokens: dict[str, UserToken] = {}
         self._sessions: dict[str, str] = {}  # browser session id -> login
@@ -51,22 +66,48 @@ class OAuthState:
         with self._lock:
             self.code_lifetime_seconds = CODE_LIFETIME_SECONDS
             self._members.clear()
+            self._collaborations.clear()
             self._codes.clear()
             self._tokens.clear()
             self._sessions.clear()
             self.user_tokens_issued.clear()
 
-    def add_member(self, organization: str, login: str) -> None:
+    def add_member(self, organization: str, login: str, *, role: str = "member", state: str = "active") -> None:
+        """Makes ``login`` a member of ``organization`` with this role and state (replacing any before)."""
+        if role not in ROLES or state not in MEMBERSHIP_STATES:
+            raise ValueError(f"role must be one of {sorted(ROLES)}, state one of {sorted(MEMBERSHIP_STATES)}")
         with self._lock:
-            self._members.setdefault(organization.lower(), set()).add(login.lower())
+            self._members.setdefault(organization.lower(), {})[login.lower()] = Membership(role, state)
+
+    def membership(self, organization: str, login: str) -> Membership | None:
+        with self._lock:
+            return self._members.get(organization.lower(), {}).get(login.lower())
 
     def is_member(self, organization: str, login: str) -> bool:
-        with self._lock:
-            return login.lower() in self._members.get(organization.lower(), set())
+        """An active member, of any role (a pending invitation is not membership yet)."""
+        membership = self.membership(organization, login)
+        return membership is not None and membership.state == "active"
 
-    def organizations_of(self, login: str) -> list[str]:
+    def organizations_of(self, login: str, *, role: str | None = None) -> list[str]:
+        """The organizations ``login`` is an active member of (with ``role``, when given)."""
         with self._lock:
-            return sorted(org for org, members in self._members.items() if login.lower() in members)
+            return sorted(
+                org
+                for org, members in self._members.items()
+                if (held := members.get(login.lower())) is not None
+                and held.state == "active"
+                and (role is None or held.role == role)
+            )
+
+    def add_collaborator(self, login: str, repository_id: int, permission: str) -> None:
+        if permission not in COLLABORATOR_PERMISSIONS:
+            raise ValueError(f"permission must be one of {sorted(COLLABORATOR_PERMISSIONS)}")
+        with self._lock:
+            self._collaborations.setdefault(login.lower(), {})[repository_id] = permission
+
+    def collaborations_of(self, login: str) -> dict[int, str]:
+        with self._lock:
+            return dict(self._collaborations.get(login.lower(), {}))
 
     def sign_in(self, login: str) -> str:
         """A new browser session for ``login``: the value of its ``user_session`` cookie."""

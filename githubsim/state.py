@@ -55,6 +55,7 @@ ENDPOINTS = frozenset(
         "pull_request_files",
         "user_installations",
         "user",
+        "user_membership",
         "oauth_authorize",
         "oauth_access_token",
     }
@@ -626,26 +627,55 @@ class SimulatorState(OidcIssuer):
 
     # -- people (the user-authorization flow) ----------------------------------------------------
 
-    def add_user(self, login: str, *, member_of: tuple[str, ...] | list[str] = ()) -> int:
-        """A person with a GitHub account, member of the given organizations; returns their id."""
+    def add_user(
+        self,
+        login: str,
+        *,
+        member_of: tuple[str, ...] | list[str] = (),
+        admin_of: tuple[str, ...] | list[str] = (),
+    ) -> int:
+        """A person with a GitHub account, a plain member of the organizations ``member_of`` and an admin
+        (owner) of those ``admin_of``; returns their id."""
+        account_id = self._account_under_lock(login, "User").id
+        for organization in member_of:
+            self.add_membership(organization, login)
+        for organization in admin_of:
+            self.add_membership(organization, login, role="admin")
+        return account_id
+
+    def add_membership(self, organization: str, login: str, *, role: str = "member", state: str = "active") -> None:
+        """Sets ``login``'s membership of ``organization``: role ``admin`` (owner) or ``member``, state
+        ``active`` or ``pending`` (invited, not yet accepted)."""
+        self._account_under_lock(organization, "Organization")
+        self.oauth.add_member(organization, login, role=role, state=state)
+
+    def add_collaborator(self, full_name: str, login: str, *, permission: str = "read") -> None:
+        """Makes ``login`` an outside collaborator on a repository, with this permission."""
         with self._lock:
-            account = self._account(login, "User")
-            for organization in member_of:
-                self.oauth.add_member(organization, login)
-            return account.id
+            repo = self._repo(full_name)
+        self.oauth.add_collaborator(login, repo.id, permission)
+
+    def _account_under_lock(self, login: str, account_type: str) -> Account:
+        with self._lock:
+            return self._account(login, account_type)
 
     def configure_oauth(self, *, callback_url: str) -> None:
         """The App's registered callback URL (where the authorize step may send a person back)."""
         self.oauth_callback_url = callback_url
 
     def user_installations(self, login: str) -> list[Installation]:
-        """The installations a person can reach: on their own account, or on an organization they belong to."""
+        """The installations a person has explicit permission of any level on, as GitHub lists them: on
+        their own account, on an organization they are an active member of (any role), or covering a
+        repository they collaborate on (read-only included)."""
         with self._lock:
             installations = sorted(self.installations.values(), key=lambda i: i.id)
+        collaborations = self.oauth.collaborations_of(login)
         return [
             i
             for i in installations
-            if i.account.login.lower() == login.lower() or self.oauth.is_member(i.account.login, login)
+            if i.account.login.lower() == login.lower()
+            or self.oauth.is_member(i.account.login, login)
+            or any(repo.id in collaborations for repo in self.installation_repositories(i))
         ]
 
     def account(self, login: str) -> Account | None:

@@ -1,20 +1,27 @@
-"""API endpoints for a person's user access token (``ghu_``): who they are and which installations of
-the App they can reach (https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token)."""
+"""API endpoints for a person's user access token (``ghu_``): who they are
+(https://docs.github.com/rest/users/users#get-the-authenticated-user), which installations of the App
+they have explicit permission of any level on
+(https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token),
+and their membership of an organization: role ``admin`` or ``member``, state ``active`` or ``pending``,
+404 when they are not a member
+(https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user)."""
 
 from __future__ import annotations
 
 import re
 
 from githubsim.api_base import ApiHandlerBase, Route, page_of
-from githubsim.server_base import Abort, Reply, error
+from githubsim.server_base import Abort, Reply, error, not_found
 from githubsim.shapes import installation_json
 
 DOC_USER_INSTALLATIONS = (
     "https://docs.github.com/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token"
 )
+DOC_MEMBERSHIP = "https://docs.github.com/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user"
 USER_ROUTES: list[Route] = [
     ("GET", re.compile(r"^/user/installations$"), "user_installations"),
     ("GET", re.compile(r"^/user$"), "user"),
+    ("GET", re.compile(r"^/user/memberships/orgs/(?P<org>[^/]+)$"), "user_membership"),
 ]
 
 
@@ -32,6 +39,31 @@ class UserEndpoints(ApiHandlerBase):
         if account is None:
             raise Abort(error(401, "Bad credentials"))
         return Reply(200, account.as_json(self.sim.api_url))
+
+    def ep_user_membership(self, org: str) -> Reply:
+        login = self._require_user()
+        membership = self.sim.oauth.membership(org, login)
+        organization, user = self.sim.account(org), self.sim.account(login)
+        if membership is None or organization is None or organization.type != "Organization" or user is None:
+            raise Abort(not_found(DOC_MEMBERSHIP))
+        api = self.sim.api_url
+        return Reply(
+            200,
+            {
+                "url": f"{api}/orgs/{organization.login}/memberships/{user.login}",
+                "state": membership.state,
+                "role": membership.role,
+                "organization_url": f"{api}/orgs/{organization.login}",
+                "organization": {
+                    "login": organization.login,
+                    "id": organization.id,
+                    "node_id": organization.as_json(api)["node_id"],
+                    "url": f"{api}/orgs/{organization.login}",
+                    "description": "",
+                },
+                "user": user.as_json(api),
+            },
+        )
 
     def _require_user(self) -> str:
         raw = self._bearer()

@@ -9,7 +9,7 @@ and the answer is JSON only when asked for with ``Accept: application/json``.
 
 The App's installation page, ``GET /apps/{slug}/installations/new?state=…``
 (https://docs.github.com/apps/sharing-github-apps/sharing-your-github-app), lets the signed-in person
-pick one of their accounts (their own, or an organization they belong to) and install the App on all its
+pick one of their accounts (their own, or an organization they own) and install the App on all its
 repositories (``POST /apps/{slug}/installations``). Since the App requests user authorization during
 installation, GitHub then sends the person to the App's callback URL with ``code``, ``installation_id``,
 ``setup_action`` (``install``, or ``update`` when the App was already installed on that account) and
@@ -128,8 +128,9 @@ class WebHandler(QuietHandler):
         self.end_headers()
 
     def _accounts_of(self, login: str) -> list[str]:
-        """Where a person may install the App: their own account and the organizations they belong to."""
-        return [login, *self.sim.oauth.organizations_of(login)]
+        """Where a person may install the App: their own account and the organizations they own (role
+        ``admin``); GitHub offers a plain member only to request it, which the simulator leaves out."""
+        return [login, *self.sim.oauth.organizations_of(login, role="admin")]
 
     def _install_page(self, slug: str, query: dict[str, str]) -> None:
         if slug != self.sim.app_slug:

@@ -6,8 +6,11 @@ bound to the person and the workspace, good once and for ten minutes (a database
 conditional UPDATE, so it holds across processes). GitHub sends the person back to our setup URL with
 `installation_id`, `setup_action`, the `state` and, since the App requests user authorization during
 installation, a one-use `code`. `installation_setup_complete` links the installation only when GitHub
-confirms that this person can reach it: the code becomes a user token, the token must list the
-installation in `GET /user/installations`, then the token is dropped (never stored or logged).
+confirms that this person can administer it: the code becomes a user token, the token must list the
+installation in `GET /user/installations` (which lists read-only access too, so that is not enough), and
+GitHub must confirm the person is an active admin of its organization, or is its personal account; then
+the token is dropped (never stored or logged). The `installation_id` comes from the query string, bound
+by nothing: these checks are what keep a person from linking another organization's installation.
 https://docs.github.com/apps/creating-github-apps/registering-a-github-app/about-the-setup-url
 
 Every outcome, success or refusal, is one audit event in the workspace's chain (in the chain of no
@@ -16,6 +19,7 @@ workspace when the state cannot be read); the code and the token are in none of 
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 import secrets
@@ -112,6 +116,11 @@ class CodeRefused(SetupRefused):
 
 class InstallationNotAccessible(SetupRefused):
     tag = "InstallationNotAccessible"
+    status = 403
+
+
+class InstallationNotAdministered(SetupRefused):
+    tag = "InstallationNotAdministered"
     status = 403
 
 
@@ -226,7 +235,7 @@ def _complete(*, user: AbstractBaseUser, claims: _StateClaims, answer: SetupAnsw
     if not CODE_SHAPE.fullmatch(answer.code):
         raise CodeRefused(f"GitHub's authorization code is not valid. {START_AGAIN}")
     try:
-        reachable = _person_reaches(code=answer.code, installation_id=installation_id)
+        reach = _person_reach(code=answer.code, installation_id=installation_id)
     except GitHubCodeRefused:
         raise CodeRefused(f"GitHub refused the authorization code (used already, or expired). {START_AGAIN}") from None
     except GitHubAuthenticationFailed:
@@ -235,18 +244,32 @@ def _complete(*, user: AbstractBaseUser, claims: _StateClaims, answer: SetupAnsw
         raise GitHubUnavailableForSetup(
             f"GitHub is not answering as it should; nothing was linked. {START_AGAIN}"
         ) from None
-    if not reachable:
+    if reach is _Reach.NONE:
         raise InstallationNotAccessible(
             f"GitHub does not list installation {installation_id} among those you can reach, so it was not linked."
+        )
+    if reach is _Reach.NOT_ADMIN:
+        raise InstallationNotAdministered(
+            f"GitHub does not confirm that you administer the account of installation {installation_id} (an owner "
+            "of its organization, or the personal account itself), so it was not linked; ask one of its owners."
         )
     return _link(workspace=workspace, installation_id=installation_id)
 
 
-def _person_reaches(*, code: str, installation_id: int) -> bool:
-    """The user token lives only in this call's frame: exchanged, asked once, dropped on return."""
+class _Reach(enum.Enum):
+    NONE = "none"
+    NOT_ADMIN = "not_admin"
+    ADMIN = "admin"
+
+
+def _person_reach(*, code: str, installation_id: int) -> _Reach:
+    """The user token lives only in this call's frame: exchanged, asked, dropped on return."""
     oauth = OAuthApp.from_settings()
     token = oauth.user_token_for(code)
-    return oauth.user_can_reach_installation(token, installation_id)
+    account = oauth.installation_account(token, installation_id)
+    if account is None:
+        return _Reach.NONE
+    return _Reach.ADMIN if oauth.user_administers(token, account) else _Reach.NOT_ADMIN
 
 
 def _link(*, workspace: Workspace, installation_id: int) -> SetupResult:

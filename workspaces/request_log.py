@@ -8,18 +8,21 @@ from __future__ import annotations
 import logging
 import re
 
-_SETUP_QUERY = re.compile(r"(/github/setup)\?[^\s\"']*")
+# The setup URL, plain or URL-encoded (once or more) as it is in the login page's `next`
+# (`/admin/login/?next=/github/setup%3Fstate%3D…%26code%3D…`): from its `?` to the end of the URL.
+_SETUP_QUERY = re.compile(r"((?:/|%(?:25)*2F)github(?:/|%(?:25)*2F)setup)(\?|%(?:25)*3F)[^\s\"']*", re.IGNORECASE)
 
 
 class SetupQueryLogFilter(logging.Filter):
-    """Request lines of the setup URL carry GitHub's one-use code: a server's request log (Django's
-    `django.server`) shows them without their query."""
+    """Request lines of the setup URL carry GitHub's one-use code, and so do those of the login page a
+    person not signed in is sent to, in its `next`: a server's request log (Django's `django.server`)
+    shows both without the setup URL's query."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = _SETUP_QUERY.sub(r"\1?[query removed]", record.msg)
+            record.msg = _SETUP_QUERY.sub(r"\1\2[query removed]", record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _SETUP_QUERY.sub(r"\1?[query removed]", arg) if isinstance(arg, str) else arg for arg in record.args
+                _SETUP_QUERY.sub(r"\1\2[query removed]", arg) if isinstance(arg, str) else arg for arg in record.args
             )
         return True

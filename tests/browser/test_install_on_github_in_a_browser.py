@@ -22,7 +22,7 @@ def test_a_workspace_admin_installs_the_app_on_an_organization_and_it_is_linked(
         WebDriverWait(browser, 20).until(lambda driver: driver.current_url.startswith(prefix))
 
     github_sim.configure_oauth(callback_url=f"{live_server.url}/github/setup")
-    github_sim.add_user("octocat", member_of=["initech"])
+    github_sim.add_user("octocat", admin_of=["initech"])
     github_sim.add_repository("initech/platform")
     workspace = people.a.workspace
     log_in(browser, live_server.url, "acme-admin")

@@ -4,14 +4,17 @@ none of them carries the code, the token or the client secret."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from github_app.errors import GitHubAuthenticationFailed, GitHubError, GitHubUnavailable
-from github_app.user_authorization import GitHubCodeRefused, OAuthApp, UserToken
+from github_app import user_authorization
+from github_app.errors import GitHubAuthenticationFailed, GitHubError, GitHubRateLimited, GitHubUnavailable
+from github_app.user_authorization import GitHubCodeRefused, InstallationAccount, OAuthApp, UserToken
 from githubsim import GitHubSimulator
 
 CALLBACK = "https://atmos.example/github/setup"
@@ -20,7 +23,7 @@ CALLBACK = "https://atmos.example/github/setup"
 @pytest.fixture
 def oauth(github_sim: GitHubSimulator) -> OAuthApp:
     github_sim.configure_oauth(callback_url=CALLBACK)
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     github_sim.add_user("hubot")
     return OAuthApp.from_settings()
 
@@ -114,7 +117,7 @@ def test_a_token_github_does_not_know_is_refused(github_sim: GitHubSimulator, oa
 def test_it_pages_until_it_finds_the_installation(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
     organizations = [f"org{n:03}" for n in range(150)]
     ids = [github_sim.add_installation(name) for name in organizations]
-    github_sim.add_user("busy", member_of=organizations)
+    github_sim.add_user("busy", admin_of=organizations)
     token = oauth.user_token_for(code_for(github_sim, "busy"))
 
     assert oauth.user_can_reach_installation(token, ids[0]) is True
@@ -123,3 +126,215 @@ def test_it_pages_until_it_finds_the_installation(github_sim: GitHubSimulator, o
     assert github_sim.calls["user_installations"] == 3
     assert oauth.user_can_reach_installation(token, 1) is False
     assert github_sim.calls["user_installations"] == 5
+
+
+# --- who administers an installation's account ---
+
+
+def test_an_organization_admin_administers_its_installation(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
+    acme = github_sim.add_installation("acme")
+    token = oauth.user_token_for(code_for(github_sim, "mona"))
+
+    account = oauth.installation_account(token, acme)
+
+    assert account is not None and (account.type, account.login) == ("Organization", "acme")
+    assert oauth.user_administers(token, account) is True
+    assert github_sim.calls["user_membership"] == 1
+
+
+def test_a_plain_member_or_a_read_only_collaborator_reaches_but_does_not_administer(
+    github_sim: GitHubSimulator, oauth: OAuthApp
+) -> None:
+    acme = github_sim.add_installation("acme")
+    github_sim.add_repository("acme/app", installation_id=acme)
+    github_sim.add_user("pat", member_of=["acme"])
+    github_sim.add_user("reader")
+    github_sim.add_collaborator("acme/app", "reader", permission="read")
+
+    for login in ("pat", "reader"):
+        token = oauth.user_token_for(code_for(github_sim, login))
+        account = oauth.installation_account(token, acme)
+        assert account is not None, login  # GitHub lists it: any explicit permission counts there
+        assert oauth.user_administers(token, account) is False, login
+
+
+def test_a_personal_account_is_administered_by_its_owner_only(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
+    own = github_sim.add_installation("hubot", account_type="User")
+    github_sim.add_repository("hubot/dotfiles", installation_id=own)
+    github_sim.add_collaborator("hubot/dotfiles", "mona", permission="admin")
+
+    hubot = oauth.user_token_for(code_for(github_sim, "hubot"))
+    mona = oauth.user_token_for(code_for(github_sim, "mona"))
+    account = oauth.installation_account(hubot, own)
+
+    assert account is not None and account.type == "User"
+    assert oauth.user_administers(hubot, account) is True
+    assert oauth.installation_account(mona, own) == account
+    assert oauth.user_administers(mona, account) is False
+
+
+def test_a_pending_admin_or_an_unknown_account_type_is_not_an_administrator(
+    github_sim: GitHubSimulator, oauth: OAuthApp
+) -> None:
+    acme = github_sim.add_installation("acme")
+    github_sim.add_user("invited")
+    github_sim.add_membership("acme", "invited", role="admin", state="pending")
+    token = oauth.user_token_for(code_for(github_sim, "invited"))
+    account = InstallationAccount(type="Organization", login="acme", id=github_sim.installations[acme].account.id)
+
+    assert oauth.installation_account(token, acme) is None
+    assert oauth.user_administers(token, account) is False
+    mona = oauth.user_token_for(code_for(github_sim, "mona"))
+    assert oauth.user_administers(mona, InstallationAccount(type="Enterprise", login="acme", id=account.id)) is False
+
+
+def answering(monkeypatch: pytest.MonkeyPatch, ending: str, status: int, body: Any) -> None:
+    """GitHub's API answers `status` and `body` (JSON, or raw bytes) on the URL path ending `ending`."""
+    real = user_authorization.http_request
+
+    def fake(method: str, url: str, **kwargs: Any) -> requests.Response:
+        if not urlsplit(url).path.endswith(ending):
+            return real(method, url, **kwargs)
+        response = requests.Response()
+        response.status_code, response.url = status, url
+        response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response.headers["Content-Type"] = "application/json; charset=utf-8"
+        return response
+
+    monkeypatch.setattr(user_authorization, "http_request", fake)
+
+
+def membership(**changes: Any) -> Callable[[int], dict[str, Any]]:
+    def body(acme_id: int) -> dict[str, Any]:
+        answer: dict[str, Any] = {"state": "active", "role": "admin", "organization": {"login": "acme", "id": acme_id}}
+        for name, value in changes.items():
+            if value is ...:
+                answer.pop(name)
+            elif name.startswith("org_"):
+                answer["organization"][name[4:]] = value
+            else:
+                answer[name] = value
+        return answer
+
+    return body
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        membership(state=...),
+        membership(role=...),
+        membership(organization=...),
+        membership(state="pending"),
+        membership(state="ACTIVE"),
+        membership(role="member"),
+        membership(role="Admin"),
+        membership(role=["admin"]),
+        membership(organization="acme"),
+        membership(org_login="globex"),
+        membership(org_login=None),
+        membership(org_id=999_999),
+        membership(org_id="1"),
+        membership(org_id=True),
+        membership(org_id=None),
+        lambda _acme_id: {},
+    ],
+)
+def test_a_membership_answer_short_of_an_active_admin_of_that_organization_is_no(
+    github_sim: GitHubSimulator, oauth: OAuthApp, monkeypatch: pytest.MonkeyPatch, hostile: Callable[[int], Any]
+) -> None:
+    acme = github_sim.add_installation("acme")
+    token = oauth.user_token_for(code_for(github_sim, "mona"))
+    account = oauth.installation_account(token, acme)
+    assert account is not None and oauth.user_administers(token, account) is True  # the real answer says yes
+    answering(monkeypatch, "/user/memberships/orgs/acme", 200, hostile(account.id))
+
+    assert oauth.user_administers(token, account) is False
+
+
+@pytest.mark.parametrize(("status", "body"), [(404, {"message": "Not Found"}), (403, {"message": "Forbidden"})])
+def test_not_a_member_or_not_visible_is_no(
+    github_sim: GitHubSimulator, oauth: OAuthApp, monkeypatch: pytest.MonkeyPatch, status: int, body: Any
+) -> None:
+    token = oauth.user_token_for(code_for(github_sim, "mona"))
+    answering(monkeypatch, "/user/memberships/orgs/acme", status, body)
+
+    assert oauth.user_administers(token, InstallationAccount(type="Organization", login="acme", id=1)) is False
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [(200, b"<html>hiccup</html>", GitHubUnavailable), (200, [], GitHubUnavailable), (502, {}, GitHubUnavailable)],
+)
+def test_a_membership_answer_github_does_not_document_is_github_unavailable(
+    github_sim: GitHubSimulator,
+    oauth: OAuthApp,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    body: Any,
+    error: type[GitHubError],
+) -> None:
+    token = oauth.user_token_for(code_for(github_sim, "mona"))
+    answering(monkeypatch, "/user/memberships/orgs/acme", status, body)
+
+    with pytest.raises(error) as failed:
+        oauth.user_administers(token, InstallationAccount(type="Organization", login="acme", id=1))
+    assert token.value not in str(failed.value)
+
+
+def test_a_rate_limited_membership_answer_is_an_error_not_a_no(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
+    token = oauth.user_token_for(code_for(github_sim, "mona"))
+    github_sim.fault("user_membership", kind="rate_limit")
+
+    with pytest.raises(GitHubRateLimited):
+        oauth.user_administers(token, InstallationAccount(type="Organization", login="acme", id=1))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        lambda own: {},
+        lambda own: {"id": None, "login": "hubot"},
+        lambda own: {"id": str(own), "login": "hubot"},
+        lambda own: {"id": own + 1, "login": "hubot"},
+        lambda own: {"id": True, "login": "hubot"},
+        lambda own: {"id": -own, "login": "hubot"},
+        lambda own: [own],
+    ],
+)
+def test_a_user_answer_without_the_owners_id_is_no(
+    github_sim: GitHubSimulator, oauth: OAuthApp, monkeypatch: pytest.MonkeyPatch, hostile: Callable[[int], Any]
+) -> None:
+    own = github_sim.add_installation("hubot", account_type="User")
+    token = oauth.user_token_for(code_for(github_sim, "hubot"))
+    account = oauth.installation_account(token, own)
+    assert account is not None and oauth.user_administers(token, account) is True  # the real answer says yes
+    answering(monkeypatch, "/user", 200, hostile(account.id))
+
+    assert oauth.user_administers(token, account) is False
+
+
+@pytest.mark.parametrize(("status", "body"), [(200, b"not json"), (502, {"message": "Bad Gateway"})])
+def test_a_user_answer_github_does_not_document_is_github_unavailable(
+    github_sim: GitHubSimulator, oauth: OAuthApp, monkeypatch: pytest.MonkeyPatch, status: int, body: Any
+) -> None:
+    token = oauth.user_token_for(code_for(github_sim, "hubot"))
+    answering(monkeypatch, "/user", status, body)
+
+    with pytest.raises(GitHubUnavailable):
+        oauth.user_administers(token, InstallationAccount(type="User", login="hubot", id=1))
+
+
+@pytest.mark.parametrize(
+    "hostile_account",
+    [None, {}, {"login": "acme", "id": 5}, {"type": "Organization", "login": "", "id": 5},
+     {"type": "Organization", "login": "acme", "id": "5"}, {"type": "Organization", "login": "acme", "id": False}],
+)  # fmt: skip
+def test_an_installation_listed_without_its_account_is_github_unavailable(
+    github_sim: GitHubSimulator, oauth: OAuthApp, monkeypatch: pytest.MonkeyPatch, hostile_account: Any
+) -> None:
+    token = oauth.user_token_for(code_for(github_sim, "mona"))
+    answering(monkeypatch, "/user/installations", 200, {"installations": [{"id": 7, "account": hostile_account}]})
+
+    with pytest.raises(GitHubUnavailable):
+        oauth.installation_account(token, 7)

@@ -20,7 +20,7 @@ CALLBACK = "https://atmos.example/github/setup"
 def mona(github_sim: GitHubSimulator, http: requests.Session) -> requests.Session:
     """A browser in which mona (member of acme) is signed in to the simulator's web host."""
     github_sim.configure_oauth(callback_url=CALLBACK)
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     github_sim.add_repository("acme/infra")
     signed_in = http.get(f"{github_sim.web_url}/login", params={"login": "mona"}, allow_redirects=False)
     assert signed_in.status_code == 302 and "user_session" in http.cookies
@@ -96,7 +96,7 @@ def test_no_account_the_person_does_not_belong_to_is_offered_or_accepted(
 def test_without_a_signed_in_person_the_page_asks_to_sign_in_and_installs_nothing(
     github_sim: GitHubSimulator, http: requests.Session
 ) -> None:
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     page = http.get(page_url(github_sim), params={"state": "s"}, allow_redirects=False)
     posted = http.post(f"{github_sim.web_url}/apps/{github_sim.app_slug}/installations", data={"account": "acme"})
 
@@ -125,7 +125,7 @@ def test_user_installations_are_paged_with_a_link_header(github_sim: GitHubSimul
     for n in range(3):
         github_sim.add_user(f"org-owner-{n}")
     ids = [github_sim.add_installation(f"org{n}") for n in range(3)]
-    github_sim.add_user("many", member_of=[f"org{n}" for n in range(3)])
+    github_sim.add_user("many", admin_of=[f"org{n}" for n in range(3)])
     code = parse_qs(
         urlsplit(
             mona.get(
@@ -147,3 +147,19 @@ def test_user_installations_are_paged_with_a_link_header(github_sim: GitHubSimul
     assert first.json()["total_count"] == 3
     assert [i["id"] for i in first.json()["installations"] + second.json()["installations"]] == ids
     assert "next" not in second.links
+
+
+def test_an_organization_a_person_is_a_plain_member_of_is_not_offered_nor_accepted(
+    github_sim: GitHubSimulator, mona: requests.Session
+) -> None:
+    github_sim.add_membership("initech", "mona")  # a plain member: GitHub lets them only request it
+    github_sim.add_membership("umbrella", "mona", role="admin", state="pending")
+
+    page = mona.get(page_url(github_sim), params={"state": "s"})
+    assert 'value="acme"' in page.text
+    assert 'value="initech"' not in page.text and 'value="umbrella"' not in page.text
+
+    for account in ("initech", "umbrella"):
+        refused = mona.post(f"{github_sim.web_url}/apps/{github_sim.app_slug}/installations", data={"account": account})
+        assert refused.status_code == 404
+    assert not github_sim.installations

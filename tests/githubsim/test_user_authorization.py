@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from githubsim import GitHubSimulator
-from githubsim.client import SimulatorClient
+from githubsim.client import SimulatorClient, SimulatorError
 
 from .conftest import bearer
 
@@ -22,7 +22,7 @@ def people(github_sim: GitHubSimulator) -> dict[str, int]:
     acme = github_sim.add_installation("acme")
     globex = github_sim.add_installation("globex")
     own = github_sim.add_installation("mona", account_type="User")
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     github_sim.add_user("hubot")
     return {"acme": acme, "globex": globex, "mona": own}
 
@@ -160,8 +160,96 @@ def test_user_installations_refuse_other_credentials(
 
 def test_the_control_api_seeds_people_and_the_callback(github_sim: GitHubSimulator, http: requests.Session) -> None:
     client = SimulatorClient(github_sim.api_url)
-    client.add_user("octo", member_of=["acme"])
+    client.add_user("octo", admin_of=["acme"])
     client.configure_oauth(callback_url=CALLBACK)
 
     assert client.config["web_url"] == github_sim.web_url
     assert github_sim.oauth.is_member("acme", "octo") and github_sim.oauth_callback_url == CALLBACK
+
+
+def token_of(sim: GitHubSimulator, http: requests.Session, login: str) -> dict[str, str]:
+    return bearer(exchange(sim, http, code_for(sim, http, login)).json()["access_token"])
+
+
+def listed_ids(sim: GitHubSimulator, http: requests.Session, login: str) -> list[int]:
+    answer = http.get(f"{sim.api_url}/user/installations", headers=token_of(sim, http, login))
+    assert answer.status_code == 200
+    return sorted(item["id"] for item in answer.json()["installations"])
+
+
+def test_user_installations_list_any_explicit_permission_as_github_does(
+    github_sim: GitHubSimulator, people: dict[str, int], http: requests.Session
+) -> None:
+    """A plain member and an outside collaborator with read access see the installation listed (GitHub
+    lists any permission level): being listed proves nothing about administering it."""
+    github_sim.add_user("pat", member_of=["globex"])
+    github_sim.add_user("reader")
+    github_sim.add_repository("globex/app", installation_id=people["globex"])
+    github_sim.add_repository("globex/uncovered")  # the globex installation does not cover it
+    github_sim.add_collaborator("globex/app", "reader")
+    github_sim.add_user("outside")
+    github_sim.add_collaborator("globex/uncovered", "outside", permission="admin")
+    github_sim.add_user("invited")
+    github_sim.add_membership("globex", "invited", role="admin", state="pending")
+
+    assert listed_ids(github_sim, http, "pat") == [people["globex"]]
+    assert listed_ids(github_sim, http, "reader") == [people["globex"]]
+    assert listed_ids(github_sim, http, "outside") == []
+    assert listed_ids(github_sim, http, "invited") == []  # an invitation not yet accepted is no permission
+
+
+def test_the_membership_of_an_organization_answers_role_and_state_as_github_does(
+    github_sim: GitHubSimulator, people: dict[str, int], http: requests.Session
+) -> None:
+    github_sim.add_user("pat", member_of=["globex"])
+    github_sim.add_membership("acme", "pat", role="admin", state="pending")
+    acme = github_sim.account("acme")
+    assert acme is not None
+
+    def membership(login: str, org: str) -> requests.Response:
+        return http.get(f"{github_sim.api_url}/user/memberships/orgs/{org}", headers=token_of(github_sim, http, login))
+
+    owner = membership("mona", "ACME")
+    assert owner.status_code == 200
+    body = owner.json()
+    assert (body["state"], body["role"]) == ("active", "admin")
+    assert (body["organization"]["login"], body["organization"]["id"]) == ("acme", acme.id)
+    assert body["user"]["login"] == "mona" and body["url"].endswith("/orgs/acme/memberships/mona")
+    assert (membership("pat", "globex").json()["role"], membership("pat", "globex").json()["state"]) == (
+        "member",
+        "active",
+    )
+    assert membership("pat", "acme").json()["state"] == "pending"
+    assert membership("hubot", "acme").status_code == 404
+    assert membership("mona", "no-such-org").status_code == 404
+    assert membership("mona", "mona").status_code == 404  # a personal account has no members
+
+
+def test_the_membership_endpoint_refuses_other_credentials(
+    github_sim: GitHubSimulator, people: dict[str, int], http: requests.Session, as_app: dict[str, str]
+) -> None:
+    url = f"{github_sim.api_url}/user/memberships/orgs/acme"
+    assert http.get(url).status_code == 401
+    assert http.get(url, headers=bearer("ghu_" + "a" * 36)).status_code == 401
+    installation_token = http.post(
+        f"{github_sim.api_url}/app/installations/{people['acme']}/access_tokens", headers=as_app, json={}
+    ).json()["token"]
+    assert http.get(url, headers=bearer(installation_token)).status_code == 403
+
+
+def test_the_control_api_sets_roles_and_collaborators(github_sim: GitHubSimulator, http: requests.Session) -> None:
+    client = SimulatorClient(github_sim.api_url)
+    client.add_user("octo", member_of=["acme"])
+    assert github_sim.oauth.membership("acme", "octo") is not None
+    assert github_sim.oauth.organizations_of("octo", role="admin") == []
+
+    client.add_membership("acme", "octo", role="admin")
+    client.add_repository("acme/app")
+    client.add_collaborator("acme/app", "octo", permission="write")
+
+    assert github_sim.oauth.organizations_of("octo", role="admin") == ["acme"]
+    assert list(github_sim.oauth.collaborations_of("octo").values()) == ["write"]
+    with pytest.raises(SimulatorError, match="role must be"):
+        client.add_membership("acme", "octo", role="owner")
+    with pytest.raises(SimulatorError, match="permission must be"):
+        client.add_collaborator("acme/app", "octo", permission="pull")

@@ -61,7 +61,7 @@ def acme(github_sim: GitHubSimulator) -> Acme:
         name: github_sim.add_repository(name, installation_id=installation_id) for name in ("acme/infra", "acme/mods")
     }
     github_sim.add_repository("acme/not-selected")
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     github_sim.add_user("hubot")
     return Acme(installation_id=installation_id, repositories=repositories)
 

@@ -64,7 +64,7 @@ def installed(
     caplog.set_level(logging.DEBUG)
     base = str(live_server.url)  # type: ignore[attr-defined]
     github_sim.configure_oauth(callback_url=f"{base}{SETUP_PATH}")
-    github_sim.add_user("mona", member_of=["acme"])
+    github_sim.add_user("mona", admin_of=["acme"])
     for name in ("acme/infra", "acme/mods"):
         github_sim.add_repository(name)
     browser = Browser()

@@ -377,9 +377,9 @@ def test_an_installation_found_among_many_pages_is_linked(
     organizations = [f"org{n:03}" for n in range(105)]
     for name in organizations:
         github_sim.add_installation(name)
-    github_sim.add_user("busy", member_of=organizations)
+    github_sim.add_user("busy", admin_of=organizations)
     last = github_sim.add_installation("zz-last")
-    github_sim.oauth.add_member("zz-last", "busy")
+    github_sim.add_membership("zz-last", "busy", role="admin")
     client = people.client(ADMIN)
 
     response = setup(
