@@ -37,6 +37,8 @@ ENDPOINT_TEMPLATES = tuple(
         (r"/repositories/\d+/check-runs$", "/repositories/{id}/check-runs"),
         (r"/repositories/\d+/pulls/\d+/files$", "/repositories/{id}/pulls/{number}/files"),
         (r"/user/installations$", "/user/installations"),
+        (r"/user/memberships/orgs/[^/]+$", "/user/memberships/orgs/{org}"),
+        (r"/user$", "/user"),
         (r"/login/oauth/access_token$", "/login/oauth/access_token"),
         (r"/\.well-known/openid-configuration$", "/.well-known/openid-configuration"),
         (r"/\.well-known/jwks$", "/.well-known/jwks"),
