@@ -107,10 +107,6 @@ class OAuthApp:
             raise GitHubUnavailable("GitHub's answer to the code exchange held no token.")
         return UserToken(token)
 
-    def user_can_reach_installation(self, token: UserToken, installation_id: int) -> bool:
-        """Whether `GET /user/installations` lists the installation for this person (any permission level)."""
-        return self.installation_account(token, installation_id) is not None
-
     def installation_account(self, token: UserToken, installation_id: int) -> InstallationAccount | None:
         """The account of the installation if `GET /user/installations` lists it for this person, paging
         until it is found; None when it is not listed."""

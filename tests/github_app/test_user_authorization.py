@@ -47,8 +47,8 @@ def test_a_code_becomes_a_user_token_that_reaches_the_persons_installations(
     token = oauth.user_token_for(code_for(github_sim, "mona"))
 
     assert token.value in github_sim.oauth.user_tokens_issued
-    assert oauth.user_can_reach_installation(token, acme) is True
-    assert oauth.user_can_reach_installation(token, globex) is False
+    assert oauth.installation_account(token, acme) is not None
+    assert oauth.installation_account(token, globex) is None
 
 
 def test_neither_the_token_nor_the_client_secret_shows_in_a_repr(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
@@ -105,13 +105,13 @@ def test_the_api_failing_to_list_installations_is_one_of_our_errors(
     token = oauth.user_token_for(code_for(github_sim, "mona"))
     github_sim.fault("user_installations", kind=kind, status=status, times=5)
     with pytest.raises(GitHubError) as failed:
-        oauth.user_can_reach_installation(token, 1)
+        oauth.installation_account(token, 1)
     assert token.value not in str(failed.value)
 
 
 def test_a_token_github_does_not_know_is_refused(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
     with pytest.raises(GitHubAuthenticationFailed):
-        oauth.user_can_reach_installation(UserToken("ghu_" + "x" * 36), 1)
+        oauth.installation_account(UserToken("ghu_" + "x" * 36), 1)
 
 
 def test_it_pages_until_it_finds_the_installation(github_sim: GitHubSimulator, oauth: OAuthApp) -> None:
@@ -120,11 +120,11 @@ def test_it_pages_until_it_finds_the_installation(github_sim: GitHubSimulator, o
     github_sim.add_user("busy", admin_of=organizations)
     token = oauth.user_token_for(code_for(github_sim, "busy"))
 
-    assert oauth.user_can_reach_installation(token, ids[0]) is True
+    assert oauth.installation_account(token, ids[0]) is not None
     assert github_sim.calls["user_installations"] == 1
-    assert oauth.user_can_reach_installation(token, ids[-1]) is True
+    assert oauth.installation_account(token, ids[-1]) is not None
     assert github_sim.calls["user_installations"] == 3
-    assert oauth.user_can_reach_installation(token, 1) is False
+    assert oauth.installation_account(token, 1) is None
     assert github_sim.calls["user_installations"] == 5
 
 
