@@ -25,6 +25,8 @@ from github_app.http import is_loopback_host
 # django-environ's own boolean takes "1", "yes", "on", "ok", "y" and reads anything else as False:
 # a typo in DEBUG would quietly mean production, or the reverse.
 _BOOLEANS = {"true": True, "false": False}
+DJANGO_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+KEPT_CLIENT_REDIS_CACHE = "atmospro.redis_cache.RedisCache"
 _CACHE_OPTIONS = set(environ.Env._CACHE_BASE_OPTIONS)  # the top-level keys of a CACHES entry it reads from a URL
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*")
@@ -141,6 +143,8 @@ class Environment:
             # The GitHub client reads and writes the cache from the threads that create a mint's tokens,
             # which never touch the database (sts.token_batches): a cache in the database would fail there.
             raise ConfigError(f"{name} must not be a database cache: use Redis (or a file cache on one machine).")
+        if config["BACKEND"] == DJANGO_REDIS_CACHE:
+            config["BACKEND"] = KEPT_CLIENT_REDIS_CACHE  # Django's, without a new client per call
         if "KEY_FUNCTION" in config:
             # Every key must carry the deployment's prefix; a key function of the URL's could drop it.
             raise ConfigError(f"{name} must not set key_function: keys are namespaced by deployment.")

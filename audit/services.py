@@ -91,9 +91,10 @@ def _locked_head(workspace_public_id: str) -> AuditChainHead:
     """The chain's head, locked until the transaction ends: concurrent writers of one workspace take turns.
     Created on a chain's first event only (every later event finds it with one statement)."""
     heads = AuditChainHead.objects.select_for_update()
-    head = heads.filter(workspace_public_id=workspace_public_id).first()
-    if head is not None:
-        return head
+    try:
+        return heads.get(workspace_public_id=workspace_public_id)
+    except AuditChainHead.DoesNotExist:
+        pass
     AuditChainHead.objects.bulk_create(
         [AuditChainHead(workspace_public_id=workspace_public_id, sequence=0, hash=GENESIS_HASH)],
         ignore_conflicts=True,

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q
 
 from audit.models import AuditEvent
 from audit.trail import AuditTrail
@@ -86,7 +86,9 @@ def token_mint(
     # Read once for the whole request (two queries), as they stand now: never remembered beyond it.
     features = feature_values(workspace=workspace, features=("sts", "max_sources_per_mint", "write_tokens"))
     _check_request(workspace=workspace, sources=sources, policy_name=policy_name, features=features)
-    _check_caller_installed(session)
+    named = requested_sources(sources) if sources is not None else None
+    records = _records(session, named=named or [])
+    _check_caller_installed(session, records=records)
     caller_admit(workspace=workspace, identity=session.identity)  # the workspace's caller rules, as they are now
 
     app = GitHubApp.from_settings()
@@ -94,7 +96,13 @@ def token_mint(
         workspace_public_id=workspace.public_id, caller_repository_id=str(session.identity.get("repository_id", ""))
     )
     candidates = _resolve(
-        workspace=workspace, app=app, sources=sources, budget=budget, policy_name=policy_name, features=features
+        workspace=workspace,
+        app=app,
+        named=named,
+        records=records,
+        budget=budget,
+        policy_name=policy_name,
+        features=features,
     )
     _apply_policies(
         app=app,
@@ -172,17 +180,31 @@ def max_sources(workspace: Workspace, *, features: dict[str, FeatureValue] | Non
     return min(int(value), settings.STS_MAX_SOURCES)
 
 
-def _check_caller_installed(session: StsSession) -> None:
-    """The world may have changed since the session was issued: the caller's repository (by the id its
-    OIDC token vouched for) must still be covered by a live installation of the workspace, in our records."""
+def _records(session: StsSession, *, named: list[Source]) -> list[InstallationRepository]:
+    """Our records, in one query, of the sources named (by name, as GitHub compares them) and of the
+    caller's own repository (by the id its OIDC token vouched for), with their installations."""
+    names = [candidate.full_name.lower() for candidate in named if candidate.open]
+    wanted = Q(full_name_key__in=names) if names else Q(pk__in=[])
+    caller_id = _caller_repository_id(session)
+    if caller_id is not None:
+        wanted |= Q(github_id=caller_id)
+    if not names and caller_id is None:
+        return []
+    rows = InstallationRepository.objects.filter(wanted, installation__workspace=session.workspace)
+    return list(rows.select_related("installation"))
+
+
+def _caller_repository_id(session: StsSession) -> int | None:
     repository_id = str(session.identity.get("repository_id", ""))
-    covered = (
-        repository_id.isdigit()
-        and InstallationRepository.objects.filter(
-            github_id=int(repository_id),
-            installation__workspace=session.workspace,
-            installation__suspended_at__isnull=True,
-        ).exists()
+    return int(repository_id) if repository_id.isdigit() else None
+
+
+def _check_caller_installed(session: StsSession, *, records: list[InstallationRepository]) -> None:
+    """The world may have changed since the session was issued: the caller's repository must still be
+    covered by a live installation of the workspace, in our records (`records` holds it if it is)."""
+    caller_id = _caller_repository_id(session)
+    covered = caller_id is not None and any(
+        row.github_id == caller_id and not row.installation.is_suspended for row in records
     )
     if not covered:
         raise CallerNoLongerInstalled()
@@ -192,24 +214,26 @@ def _resolve(
     *,
     workspace: Workspace,
     app: GitHubApp,
-    sources: list[str] | None,
+    named: list[Source] | None,
+    records: list[InstallationRepository],
     budget: GitHubBudget,
     policy_name: str,
     features: dict[str, FeatureValue],
 ) -> list[Source]:
-    """Names checked and de-duplicated, then each matched to an installation of the workspace."""
-    rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
-    if sources is None:
+    """The sources named (checked and de-duplicated), each matched to an installation of the workspace;
+    with none named, the repositories that hold the policy."""
+    if named is None:
         # Only the repositories that hold the policy, where the policy index is known complete; bounded
         # like a request that names the most sources allowed: the first ones by name.
+        rows = InstallationRepository.objects.filter(installation__workspace=workspace).select_related("installation")
         held = repositories_holding(rows, policy_name=policy_name)
         candidates = [
             Source(requested=row.full_name).adopt(row)
             for row in held.order_by("full_name_key")[: max_sources(workspace, features=features)]
         ]
     else:
-        candidates = requested_sources(sources)
-        _match(candidates, rows=rows, workspace=workspace, app=app, budget=budget)
+        candidates = named
+        _match(candidates, records=records, workspace=workspace, app=app, budget=budget)
     for candidate in candidates:
         if candidate.open and candidate.installation is not None and candidate.installation.is_suspended:
             candidate.exclude(Reason.SUSPENDED)
@@ -219,13 +243,12 @@ def _resolve(
 def _match(
     candidates: list[Source],
     *,
-    rows: QuerySet[InstallationRepository],
+    records: list[InstallationRepository],
     workspace: Workspace,
     app: GitHubApp,
     budget: GitHubBudget,
 ) -> None:
-    names = [candidate.full_name.lower() for candidate in candidates if candidate.open]
-    known = {row.full_name_key: row for row in rows.filter(full_name_key__in=names)}
+    known = {row.full_name_key: row for row in records}
     lookups = 0
     for candidate in candidates:
         if candidate.open and candidate.full_name.lower() in known:
