@@ -450,6 +450,7 @@ def wrk(
     quota: int = 0,
 ) -> Run:
     command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--timeout", "30s", "--latency"]
+    answered_file = work / "quota-answered"
     if sessions is not None and body is not None:
         script = work / "mint.lua"
         script.write_text(
@@ -457,9 +458,21 @@ def wrk(
             .replace("{SESSIONS}", "{" + ", ".join(lua_string(s) for s in sessions) + "}")
             .replace("{BODY}", lua_string(body))
             .replace("{QUOTA}", str(quota))
+            .replace("{ANSWERED_FILE}", lua_string(str(answered_file)))
         )
         command += ["-s", str(script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    answered_file.unlink(missing_ok=True)
+    process = subprocess.Popen([*command, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if quota:
+        # wrk runs for its whole duration even once the script has stopped its thread: when every mint
+        # of the quota is answered (the script writes the file), an interrupt makes it report at once.
+        while process.poll() is None and not answered_file.exists():
+            time.sleep(0.2)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    output, errors = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"wrk failed ({process.returncode}): {errors[-2000:]}")
     return parse(label, output)
 
 

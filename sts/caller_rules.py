@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.models import AuditEvent
 from sts.caller_rule_language import (
@@ -34,9 +34,7 @@ def caller_refusal(*, workspace: Workspace, identity: Mapping[str, Any]) -> str 
     """Whether the workspace's caller rules admit a run with these verified claims (a session's
     `identity`): None when they do, else a sentence for the caller naming the workspace setting.
     Read from the database on every call, so a changed list applies to the very next request."""
-    matches = list(
-        CallerRule.objects.filter(workspace=workspace).order_by("position", "id").values_list("match", flat=True)
-    )
+    matches = _matches(workspace)
     try:
         rules = caller_rules_compile(matches)
     except CallerRulesInvalid:
@@ -53,6 +51,22 @@ def caller_refusal(*, workspace: Workspace, identity: Mapping[str, Any]) -> str 
         f"No caller rule of workspace {workspace.public_id} admits repository {repository!r} on {ref!r};"
         f" a workspace admin can change the workspace setting {SETTING!r}."
     )
+
+
+def _matches(workspace: Workspace) -> list[Any]:
+    """The workspace's rules in their order. Written out, not composed with the ORM: every mint asks
+    this, and Django's composing cost several times the query's own time."""
+    quote = connection.ops.quote_name
+    field = CallerRule._meta.get_field("match")
+    # Only the model's own table and column names are written into the text; the workspace is a parameter.
+    sql = (
+        f"SELECT {quote(field.column)} FROM {quote(CallerRule._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote('workspace_id')} = %s ORDER BY {quote('position')}, {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace.pk])
+        rows = cursor.fetchall()
+    return [field.from_db_value(match, None, connection) for (match,) in rows]  # type: ignore[attr-defined,arg-type]
 
 
 def caller_admit(*, workspace: Workspace, identity: Mapping[str, Any]) -> None:
