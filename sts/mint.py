@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from atmospro.written_sql import written_insert
 from audit.models import AuditEvent
 from audit.trail import AuditTrail
 from github_app.client import GitHubApp, Repository
@@ -407,7 +408,7 @@ def _record(
             if suspended:
                 installations_mark_suspended(installation_github_ids=suspended)
             installations_repositories_remember(learned=learned)
-            MintedToken.objects.bulk_create(rows)
+            written_insert(rows)  # the ORM's bulk_create, without its composing
 
         def revoke() -> None:
             # Nothing handed out may outlive a request we could not record.

@@ -225,6 +225,25 @@ def test_a_warm_mint_makes_one_github_call_per_token(client, world, session_for)
     assert world.sim.calls["access_tokens"] == 2
 
 
+def test_among_warm_policies_only_the_invalidated_one_is_read_again(client, world, session_for):
+    acme, initech, globex = (world.installation(owner) for owner in ("acme", "initech", "globex"))
+    world.source("acme/a", acme, ADMITS_ACME_APP)
+    world.source("initech/b", initech, ADMITS_ACME_APP)
+    world.source("globex/c", globex, ADMITS_ACME_APP)
+    sources = {"sources": ["acme/a", "initech/b", "globex/c"]}
+    assert len(data(mint(client, session_for(), sources))["tokens"]) == 3
+    world.sim.put_file("initech/b", ".atmos/pro/sts/default.yaml", ADMITS_OTHER)
+    policy_files_invalidate(full_name="initech/b")
+    world.sim.reset_calls()
+
+    result = data(mint(client, session_for(), sources))
+
+    assert [token["owner"] for token in result["tokens"]] == ["acme", "globex"]
+    assert result["excluded"] == [{"repo": "initech/b", "reason": "trust_policy_denied"}]
+    assert world.sim.calls["contents"] == 1  # the other two came from the cache
+    assert world.sim.calls["access_tokens"] == 2
+
+
 def test_a_repository_our_records_lack_is_looked_up_at_github_and_then_recorded(client, world, session_for):
     acme = world.installation("acme")
     world.source("acme/new", acme, ADMITS_ACME_APP, recorded=False)

@@ -111,7 +111,7 @@ def test_when_the_records_cannot_be_written_every_token_is_revoked_and_the_one_e
         raise DatabaseError("the database refused the tokens' rows")
 
     monkeypatch.setattr(GitHubApp, "create_installation_token", recording)
-    monkeypatch.setattr(MintedToken.objects, "bulk_create", broken)
+    monkeypatch.setattr("sts.mint.written_insert", broken)  # how the mint writes its tokens' rows
     client.raise_request_exception = False
     events_before = AuditEvent.objects.count()
     minted_before = MintedToken.objects.count()
