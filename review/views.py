@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.query import AuditQueryError, query_with
-from audit.selectors import Cursor, audit_events_for, audit_page, audit_summary, event_link_problem
+from audit.selectors import Cursor, audit_events_for, audit_page, audit_summary, event_link_problem, listed
 from review.access import audit_workspaces_for
 from review.chart import HEIGHT, WIDTH, chart_bars
 from review.exports import csv_lines, jsonl_lines
@@ -41,7 +41,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     try:
         events = audit_events_for(workspace_public_ids=workspaces, query=query)
         before = request.GET.get("before")
-        page = audit_page(events=events, before=Cursor.parse(before) if before else None)
+        page = audit_page(events=listed(events), before=Cursor.parse(before) if before else None)
     except AuditQueryError as error:
         context["error"] = str(error)
         return render(request, "audit/list.html", context, status=400)
