@@ -15,7 +15,7 @@ from audit.cloudevents import cloudevent
 from audit.models import AuditEvent
 from audit.selectors import audit_page
 
-FIRST_CHUNK_SIZE = 100
+FIRST_CHUNK_SIZE = 20
 CHUNK_SIZE = 1000
 COLUMNS = (
     "id",
