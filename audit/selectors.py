@@ -158,7 +158,8 @@ def audit_summary(
         callers=_top((caller for *_, caller in rows if caller), top),
         sources=[(row["name"], row["n"]) for row in sources],
     )
-    mints = [(created_at, outcome) for created_at, action, outcome, _ in rows if action in MINT.actions]
+    mint_actions = MINT.actions
+    mints = [(created_at, outcome) for created_at, action, outcome, _ in rows if action in mint_actions]
     complete = len(rows) < size
     return Summary(
         facets=facets,
@@ -210,9 +211,10 @@ def _mints_over_time(mints: list[tuple[datetime, str]], *, days_at_most: int) ->
     first, last = min(when for when, _ in mints), max(when for when, _ in mints)
     hourly = last - first <= timedelta(days=2)
     step = timedelta(hours=1) if hourly else timedelta(days=1)
+    oldest = last - timedelta(days=days_at_most)
     counts: dict[datetime, list[int]] = {}
     for when, outcome in mints:
-        if hourly or last - when <= timedelta(days=days_at_most):
+        if hourly or when >= oldest:
             start = _slice_start(when, hourly=hourly)
             counts.setdefault(start, [0, 0])[0 if outcome == AuditEvent.Outcome.ALLOWED else 1] += 1
     # Slices without a mint are drawn too, so the chart's width is time, evenly.
@@ -226,8 +228,8 @@ def _mints_over_time(mints: list[tuple[datetime, str]], *, days_at_most: int) ->
 
 
 def _slice_start(when: datetime, *, hourly: bool) -> datetime:
-    hour = when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return hour if hourly else hour.replace(hour=0)
+    when = when.astimezone(UTC)
+    return when.replace(minute=0, second=0, microsecond=0, hour=when.hour if hourly else 0)
 
 
 def event_link_problem(event: AuditEvent) -> str | None:

@@ -21,7 +21,7 @@ from audit.models import AuditEvent
 from audit.query import AuditQueryError, query_with
 from audit.selectors import Cursor, audit_events_for, audit_page, audit_summary, event_link_problem, listed
 from review.access import audit_workspaces_for
-from review.chart import HEIGHT, WIDTH, chart_bars
+from review.chart import HEIGHT, WIDTH, chart_bars, chart_rects
 from review.exports import csv_lines, jsonl_lines
 from review.simulate import IDENTIFIED_ACTIONS, SimulationForm, simulation_initial
 from sts.models import MintedToken
@@ -57,7 +57,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "Top sources": _facet(query, "source", facets.sources),
         },
         summary=summary,
-        bars=chart_bars(summary.buckets),
+        rects=chart_rects(chart_bars(summary.buckets)),
         chart_width=WIDTH,
         chart_height=HEIGHT,
     )
