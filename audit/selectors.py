@@ -197,7 +197,7 @@ def _among(column: str, values: list[int]) -> Q:
 class _AnyOf(Lookup):  # type: ignore[type-arg]
     """`lhs = ANY(rhs)`, rhs an array (PostgreSQL)."""
 
-    lookup_name = "any_of"
+    lookup_name = "any"
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)

@@ -55,9 +55,9 @@ def chart_bars(buckets: Sequence[Bucket]) -> list[Bar]:
 
 
 def chart_rects(bars: Sequence[Bar]) -> SafeString:
-    """The bars as SVG, each pair with its counts as a tooltip. Written here, not by the template: a quarter
-    drawn day by day is two hundred rectangles, which took the template engine longer than the rest of
-    the page."""
+    """The bars as SVG, each pair with its counts as a tooltip. Written here, not by the template: ninety
+    days drawn day by day are 180 rectangles of five numbers each, which took the template engine longer
+    than the table of events."""
     return format_html_join(
         "\n",
         '<g><title>{}</title>\n<rect class="allowed" x="{}" y="{}" width="{}" height="{}" fill="#2f7d32"></rect>\n'
