@@ -56,8 +56,8 @@ def chart_bars(buckets: Sequence[Bucket]) -> list[Bar]:
 
 def chart_rects(bars: Sequence[Bar]) -> SafeString:
     """The bars as SVG, each pair with its counts as a tooltip. Written here, not by the template: ninety
-    days drawn day by day are 180 rectangles of five numbers each, which took the template engine longer
-    than the table of events."""
+    days drawn day by day are 180 rectangles of five numbers each, which took the template engine as long
+    as the table of fifty events."""
     return format_html_join(
         "\n",
         '<g><title>{}</title>\n<rect class="allowed" x="{}" y="{}" width="{}" height="{}" fill="#2f7d32"></rect>\n'
