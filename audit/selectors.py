@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
-    BigIntegerField,
     CharField,
     Count,
     F,
@@ -28,7 +26,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.db.models.functions import Coalesce
 
@@ -191,36 +188,40 @@ def _among(column: str, values: list[int]) -> Q:
     the server read a thousand placeholders one by one, which took longer than the query itself."""
     if connection.vendor != "postgresql":
         return Q(**{f"{column}__in": values})
-    return Q(_AnyOf(F(column), Value(values, output_field=ArrayField(BigIntegerField()))))
+    return Q(_AnyOf(F(column), values))
 
 
 class _AnyOf(Lookup):  # type: ignore[type-arg]
-    """`lhs = ANY(rhs)`, rhs an array (PostgreSQL)."""
+    """`lhs = ANY(%s::bigint[])` on PostgreSQL, the integers written as one array literal (Django's array
+    field would prepare and psycopg dump each of them)."""
 
     lookup_name = "any"
+    prepare_rhs = False
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+        array = "{" + ",".join(str(int(value)) for value in self.rhs) + "}"
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, array]
 
 
 class _UtcText(Func):
-    """A time as ISO 8601 text in UTC, to be read by `datetime.fromisoformat` (`_utc`): Django's loader of
-    PostgreSQL's timestamptz runs in Python, and took three quarters of the summary's row query for 1,000
-    rows. PostgreSQL writes it with `to_char`, whatever the session's DateStyle; SQLite stores it so (the
-    cast keeps its driver from reading it back as a datetime)."""
+    """A time as ISO 8601 text in UTC, to be read by `_utc`: Django's loader of PostgreSQL's timestamptz
+    runs in Python, and took three quarters of the summary's row query for 1,000 rows. PostgreSQL writes
+    it with `to_char`, whatever the session's DateStyle; SQLite stores it so (the cast keeps its driver
+    from reading it back as a datetime)."""
 
     template = "CAST(%(expressions)s AS TEXT)"
     output_field = CharField()
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00:00')"
         return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
 def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """A time written by `_UtcText`: SQLite's text may lack the offset (UTC nonetheless)."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _top(values: Iterable[str], top: int) -> list[tuple[str, int]]:
