@@ -113,7 +113,12 @@ class AuditEvent(models.Model):
 
     @property
     def event_type_label(self) -> str:
-        return str(self.Action(self.event_type).label) if self.event_type in self.Action.values else self.event_type
+        event_type = self.event_type
+        return str(_ACTION_LABELS.get(event_type, event_type))
+
+
+# Read for every row of the list: `Action.values` builds a new list at each call.
+_ACTION_LABELS = dict(AuditEvent.Action.choices)
 
 
 class AuditChainHead(models.Model):

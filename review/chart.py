@@ -1,10 +1,13 @@
-"""The chart of mints and refusals over time as SVG geometry: one pair of bars per slice, scaled to the
-tallest slice. The template draws the rectangles; no script and no library is involved."""
+"""The chart of mints and refusals over time as SVG: one pair of bars per slice, scaled to the tallest
+slice. No script and no library is involved."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from audit.selectors import Bucket
 
@@ -49,6 +52,31 @@ def chart_bars(buckets: Sequence[Bucket]) -> list[Bar]:
             )
         )
     return bars
+
+
+def chart_rects(bars: Sequence[Bar]) -> SafeString:
+    """The bars as SVG, each pair with its counts as a tooltip. Written here, not by the template: ninety
+    days drawn day by day are 180 rectangles of five numbers each, which took the template engine as long
+    as the table of fifty events."""
+    return format_html_join(
+        "\n",
+        '<g><title>{}</title>\n<rect class="allowed" x="{}" y="{}" width="{}" height="{}" fill="#2f7d32"></rect>\n'
+        '<rect class="refused" x="{}" y="{}" width="{}" height="{}" fill="#c62828"></rect></g>',
+        (
+            (
+                bar.label,
+                bar.x,
+                bar.allowed_y,
+                bar.width,
+                bar.allowed_height,
+                bar.refused_x,
+                bar.refused_y,
+                bar.width,
+                bar.refused_height,
+            )
+            for bar in bars
+        ),
+    )
 
 
 def _height(count: int, tallest: int) -> float:

@@ -15,7 +15,7 @@ from audit.cloudevents import cloudevent
 from audit.models import AuditEvent
 from audit.selectors import audit_page
 
-FIRST_CHUNK_SIZE = 100
+FIRST_CHUNK_SIZE = 20
 CHUNK_SIZE = 1000
 COLUMNS = (
     "id",
@@ -57,7 +57,7 @@ def _chunked(events: QuerySet[AuditEvent]) -> Iterator[AuditEvent]:
     cursor held open for the whole download); a small first page, so the first line leaves at once."""
     before, size = None, FIRST_CHUNK_SIZE
     while True:
-        page = audit_page(events=events, before=before, size=size)
+        page = audit_page(events=events.prefetch_related("sources"), before=before, size=size)
         yield from page.events
         if page.next is None:
             return

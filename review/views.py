@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from audit.query import AuditQueryError, query_with
-from audit.selectors import Cursor, audit_events_for, audit_page, audit_summary, event_link_problem
+from audit.selectors import Cursor, audit_events_for, audit_page, audit_summary, event_link_problem, listed
 from review.access import audit_workspaces_for
-from review.chart import HEIGHT, WIDTH, chart_bars
+from review.chart import HEIGHT, WIDTH, chart_bars, chart_rects
 from review.exports import csv_lines, jsonl_lines
 from review.simulate import IDENTIFIED_ACTIONS, SimulationForm, simulation_initial
 from sts.models import MintedToken
@@ -41,7 +41,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     try:
         events = audit_events_for(workspace_public_ids=workspaces, query=query)
         before = request.GET.get("before")
-        page = audit_page(events=events, before=Cursor.parse(before) if before else None)
+        page = audit_page(events=listed(events), before=Cursor.parse(before) if before else None)
     except AuditQueryError as error:
         context["error"] = str(error)
         return render(request, "audit/list.html", context, status=400)
@@ -57,7 +57,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "Top sources": _facet(query, "source", facets.sources),
         },
         summary=summary,
-        bars=chart_bars(summary.buckets),
+        rects=chart_rects(chart_bars(summary.buckets)),
         chart_width=WIDTH,
         chart_height=HEIGHT,
     )

@@ -191,3 +191,40 @@ def test_the_chart_slices_are_evenly_spaced_bars_of_bounded_width() -> None:
     assert {bar.width for bar in bars} == {24.0}
     assert bars[4].allowed_y == HEIGHT - bars[4].allowed_height and bars[4].refused_height == 0.0
     assert bars[0].label == "2026-11-01 00:00 UTC: 0 minted, 4 refused"
+
+
+def _queries_of_the_list(client: Client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("audit:list")).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_the_list_reads_as_many_queries_for_forty_rows_as_for_two(people: People, client: Client) -> None:
+    signed_in(client, people.a.users["security"])
+    two_rows = _queries_of_the_list(client)
+    for number in range(38):
+        audit_record(
+            action=AuditEvent.Action.TOKEN_MINTED,
+            outcome=AuditEvent.Outcome.ALLOWED,
+            request_id=f"req_rows_{number}",
+            workspace_public_id=people.a.workspace.public_id,
+            identity={"repository": f"acme/caller-{number}", "actor": "octocat"},
+            sources=[{"repository": f"acme/source-{n}", "decision": "granted"} for n in range(number % 3 + 1)],
+        )
+
+    assert _queries_of_the_list(client) == two_rows
+
+
+def test_each_row_shows_how_many_sources_its_event_decided(people: People, client: Client) -> None:
+    audit_record(
+        action=AuditEvent.Action.TOKEN_MINTED,
+        outcome=AuditEvent.Outcome.ALLOWED,
+        request_id="req_three_sources",
+        workspace_public_id=people.a.workspace.public_id,
+        identity={"repository": "acme/three"},
+        sources=[{"repository": f"acme/source-{n}", "decision": "granted"} for n in range(3)],
+    )
+    body = signed_in(client, people.a.users["security"]).get(reverse("audit:list")).content.decode()
+
+    counts = re.findall(r"<td>(\d+)</td>\n</tr>", body)
+    assert counts == ["3", "1", "1"]
