@@ -1,7 +1,8 @@
 """The production layout on loopback under `wrk`: requests/s, p50/p99 and errors of `/readyz` and warm mints.
 
-    .venv/bin/python bench/load.py                     # the whole run, about 4-5 minutes
+    .venv/bin/python bench/load.py                     # the whole run, about 8 minutes
     .venv/bin/python bench/load.py --fault-mints 2000  # a shorter fault phase
+    .venv/bin/python bench/load.py --phases latency    # one phase (throughput, fault, latency)
 
 What it starts, and stops again whatever happens: the GitHub simulator in its own process (in-memory
 state, a high rate limit), gunicorn (`gthread`, `--workers`/`--threads`; `gunicorn.conf.py` too when
