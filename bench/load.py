@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 from audit import event_types  # noqa: E402
 from githubsim.client import SimulatorClient  # noqa: E402
 
+PHASES = {"throughput", "fault", "latency"}
 OWNERS = ("acme", "initech", "globex", "umbrella", "hooli")
 SOURCES = tuple(f"{owner}/modules" for owner in OWNERS)
 CALLERS = tuple(f"acme/app-{index}" for index in range(4))
@@ -117,6 +118,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     phases = set(args.phases.split(","))
+    if phases - PHASES:
+        unknown, known = ", ".join(sorted(phases - PHASES)), ", ".join(sorted(PHASES))
+        parser.error(f"--phases: unknown {unknown}; the phases are {known}")
     # A SIGTERM (or Ctrl-C) unwinds the ExitStack below, which stops every process this script started.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     if shutil.which("wrk") is None:

@@ -84,7 +84,7 @@ def token_mint(
     policy_name = policy_name or DEFAULT_POLICY_NAME  # "" is the client's unset field, like an absent one
     sources = sources or None  # an empty list asks for the same as no list: every admitted repository
     trail.note(policy_name=policy_name[:100])
-    # Read once for the whole request (two queries), as they stand now: never remembered beyond it.
+    # Read once for the whole request (one query), as they stand now: never remembered beyond it.
     features = feature_values(workspace=workspace, features=("sts", "max_sources_per_mint", "write_tokens"))
     _check_request(workspace=workspace, sources=sources, policy_name=policy_name, features=features)
     named = requested_sources(sources) if sources is not None else None
@@ -185,12 +185,12 @@ def _records(session: StsSession, *, named: list[Source]) -> list[InstallationRe
     """Our records, in one query, of the sources named (by name, as GitHub compares them) and of the
     caller's own repository (by the id its OIDC token vouched for), with their installations."""
     names = [candidate.full_name.lower() for candidate in named if candidate.open]
-    wanted = Q(full_name_key__in=names) if names else Q(pk__in=[])
     caller_id = _caller_repository_id(session)
-    if caller_id is not None:
-        wanted |= Q(github_id=caller_id)
     if not names and caller_id is None:
         return []
+    wanted = Q(full_name_key__in=names) if names else Q(pk__in=[])
+    if caller_id is not None:
+        wanted |= Q(github_id=caller_id)
     rows = InstallationRepository.objects.filter(wanted, installation__workspace=session.workspace)
     return list(rows.select_related("installation"))
 
