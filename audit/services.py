@@ -12,9 +12,9 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from atmospro.written_sql import written_insert
 from audit.chain import GENESIS_HASH, checkpoint_signature, event_hash
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditSource
+from audit.written_sql import written_insert
 
 logger = logging.getLogger(__name__)
 

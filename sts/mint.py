@@ -20,9 +20,9 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from atmospro.written_sql import written_insert
 from audit.models import AuditEvent
 from audit.trail import AuditTrail
+from audit.written_sql import written_insert
 from github_app.client import GitHubApp, Repository
 from github_app.errors import GitHubError, GitHubInstallationSuspended
 from observability.metrics import mint_source_observed, tokens_minted_observed

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -142,8 +142,9 @@ def _override_and_plan_values(workspace: Workspace, keys: list[str], now: dateti
     Written out, not composed with the ORM: every mint asks this, and composing the union cost Django
     about a millisecond of CPU a request, several times the query's own time. One override per
     (workspace, feature) at most: a constraint says so."""
-    from workspaces.models import FeatureOverride, PlanFeature
-
+    # The two models, through the workspace's relations (workspaces.models imports this module).
+    override_model = _related_model(type(workspace), "feature_overrides")
+    plan_feature_model = _related_model(_related_model(type(workspace), "plan"), "features")
     if not keys:
         return []
     # Only the models' own table and column names are written into the text (S608 below); every value
@@ -152,7 +153,7 @@ def _override_and_plan_values(workspace: Workspace, keys: list[str], now: dateti
     listed = ", ".join(["%s"] * len(keys))
     plan_rows = (
         f"SELECT {quote('key')}, {quote('value')}, 1 AS {quote('rank')} "  # noqa: S608
-        f"FROM {quote(PlanFeature._meta.db_table)} "
+        f"FROM {quote(plan_feature_model._meta.db_table)} "
         f"WHERE {quote('plan_id')} = %s AND {quote('key')} IN ({listed})"
     )
     params: list[Any] = [workspace.plan_id, *keys]
@@ -160,7 +161,7 @@ def _override_and_plan_values(workspace: Workspace, keys: list[str], now: dateti
     if workspace.pk is not None:  # a workspace not saved yet (an admin form's) has no overrides
         sql = (
             f"SELECT {quote('key')}, {quote('value')}, 0 AS {quote('rank')} "  # noqa: S608
-            f"FROM {quote(FeatureOverride._meta.db_table)} "
+            f"FROM {quote(override_model._meta.db_table)} "
             f"WHERE {quote('workspace_id')} = %s AND {quote('key')} IN ({listed}) AND {quote('expires_at')} > %s "
             f"UNION ALL {plan_rows}"
         )
@@ -168,9 +169,16 @@ def _override_and_plan_values(workspace: Workspace, keys: list[str], now: dateti
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    field = PlanFeature._meta.get_field("value")  # both tables' value is the same JSON
+    field = plan_feature_model._meta.get_field("value")  # both tables' value is the same JSON
+    assert isinstance(field, models.JSONField)
     ordered = sorted(rows, key=lambda row: row[2])  # an override before the plan's value
     return [(key, field.from_db_value(value, None, connection)) for key, value, _ in ordered]  # type: ignore[arg-type]
+
+
+def _related_model(model: type[models.Model], relation: str) -> type[models.Model]:
+    related = model._meta.get_field(relation).related_model
+    assert isinstance(related, type) and issubclass(related, models.Model)
+    return related
 
 
 def feature_value(*, workspace: Workspace, feature: str, now: datetime | None = None) -> FeatureValue:

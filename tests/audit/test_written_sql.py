@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone
 
-from atmospro.written_sql import written_insert
+from audit.written_sql import written_insert
 from tests.factories import workspace_create
 from workspaces.models import FeatureOverride
 

@@ -1,4 +1,5 @@
-"""INSERT statements written out for the rows every mint writes, without the ORM's composing.
+"""INSERT statements written out for the rows every mint writes, without the ORM's composing: the
+audit event and its source rows, and the tokens' rows written alongside them in the event's transaction.
 
 On a warm mint Django's composing of a statement cost several times the statement itself (see
 bench/profile_mint.py), and the audit event's rows are written while the workspace's chain is locked.
