@@ -99,11 +99,12 @@ def policy_files_read(
 
 def _fresh_in_cache(reads: list[PolicyRead], *, policy_name: str) -> list[PolicyFile | None]:
     """Each read's file when the cache holds it fresh, else None (`policy_file_read` then asks GitHub)."""
-    generations = cache.get_many([_generation_key(one.full_name) for one in reads])
+    generation_keys = [_generation_key(one.full_name) for one in reads]
+    generations = cache.get_many(generation_keys)
     keys = {
-        index: _entry_key(one.full_name, one.repository_id, generations[_generation_key(one.full_name)], policy_name)
-        for index, one in enumerate(reads)
-        if _generation_key(one.full_name) in generations
+        index: _entry_key(one.full_name, one.repository_id, generations[generation_key], policy_name)
+        for index, (one, generation_key) in enumerate(zip(reads, generation_keys, strict=True))
+        if generation_key in generations
     }
     entries = cache.get_many(list(keys.values()))
     now = time.time()
