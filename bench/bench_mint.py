@@ -35,6 +35,20 @@ spec:
 """
 
 
+def caller_identity(caller_id: int, label: str) -> dict[str, str]:
+    """The verified claims of a run of acme/app (repository id `caller_id`), as a session records them."""
+    return {
+        "repository": "acme/app",
+        "repository_id": str(caller_id),
+        "repository_owner": "acme",
+        "ref": "refs/heads/main",
+        "sub": "repo:acme/app:ref:refs/heads/main",
+        "actor": label,
+        "workflow": label,
+        "run_id": "1",
+    }
+
+
 def configure(sim: GitHubSimulator, postgres: bool, var_dir: str) -> None:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="atmospro.settings",
@@ -107,17 +121,7 @@ def main() -> None:
         )
         InstallationRepository.objects.create(installation=installation, github_id=repo_id, full_name=name)
         sources.append(name)
-    identity = {
-        "repository": "acme/app",
-        "repository_id": str(caller_id),
-        "repository_owner": "acme",
-        "ref": "refs/heads/main",
-        "sub": "repo:acme/app:ref:refs/heads/main",
-        "actor": "bench",
-        "workflow": "bench",
-        "run_id": "1",
-    }
-    session, _ = session_issue(workspace=workspace, identity=identity, request_id="bench")
+    session, _ = session_issue(workspace=workspace, identity=caller_identity(caller_id, "bench"), request_id="bench")
     client = Client()
 
     def one(count: int, cold: bool) -> float:

@@ -56,6 +56,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_mint import POLICY  # noqa: E402  (bench/ is this script's own folder)
+
 from audit import event_types  # noqa: E402
 from githubsim.client import SimulatorClient  # noqa: E402
 
@@ -63,16 +65,6 @@ PHASES = {"throughput", "fault", "latency"}
 OWNERS = ("acme", "initech", "globex", "umbrella", "hooli")
 SOURCES = tuple(f"{owner}/modules" for owner in OWNERS)
 CALLERS = tuple(f"acme/app-{index}" for index in range(4))
-POLICY = """apiVersion: atmos-pro.com/v1alpha1
-kind: TrustPolicy
-metadata:
-  name: default
-spec:
-  rules:
-    - match:
-        repository_owner: "acme"
-        ref: "refs/heads/*"
-"""
 # Per second: DRF's throttles keep every request of the window in the shared cache (a list read and
 # written on each request), so a window of a minute at these rates would make the bench measure that list.
 RAISED_LIMITS = {

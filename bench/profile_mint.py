@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_mint import POLICY, configure
+from bench_mint import POLICY, caller_identity, configure
 
 from githubsim import GitHubSimulator
 
@@ -82,17 +82,9 @@ def main() -> None:
         )
         InstallationRepository.objects.create(installation=installation, github_id=repo_id, full_name=name)
         sources.append(name)
-    identity = {
-        "repository": "acme/app",
-        "repository_id": str(caller_id),
-        "repository_owner": "acme",
-        "ref": "refs/heads/main",
-        "sub": "repo:acme/app:ref:refs/heads/main",
-        "actor": "profile",
-        "workflow": "profile",
-        "run_id": "1",
-    }
-    session, _ = session_issue(workspace=workspace, identity=identity, request_id="profile")
+    session, _ = session_issue(
+        workspace=workspace, identity=caller_identity(caller_id, "profile"), request_id="profile"
+    )
     client = Client()
 
     def one() -> None:
