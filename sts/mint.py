@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 
 from audit.models import AuditEvent
 from audit.trail import AuditTrail
-from audit.written_sql import written_insert
+from audit.written_sql import Columns, written_insert
 from github_app.client import GitHubApp, Repository
 from github_app.errors import GitHubError, GitHubInstallationSuspended
 from observability.metrics import mint_source_observed, tokens_minted_observed
@@ -183,16 +183,35 @@ def max_sources(workspace: Workspace, *, features: dict[str, FeatureValue] | Non
 
 def _records(session: StsSession, *, named: list[Source]) -> list[InstallationRepository]:
     """Our records, in one query, of the sources named (by name, as GitHub compares them) and of the
-    caller's own repository (by the id its OIDC token vouched for), with their installations."""
+    caller's own repository (by the id its OIDC token vouched for), with their installations: the
+    `select_related` query, written out (`audit.written_sql`)."""
     names = [candidate.full_name.lower() for candidate in named if candidate.open]
     caller_id = _caller_repository_id(session)
     if not names and caller_id is None:
         return []
-    wanted = Q(full_name_key__in=names) if names else Q(pk__in=[])
+    wanted = []
+    if names:
+        wanted.append(f"{_RECORD.column('full_name_key')} IN ({', '.join(['%s'] * len(names))})")
     if caller_id is not None:
-        wanted |= Q(github_id=caller_id)
-    rows = InstallationRepository.objects.filter(wanted, installation__workspace=session.workspace)
-    return list(rows.select_related("installation"))
+        wanted.append(f"{_RECORD.column('github_id')} = %s")
+    sql = (
+        f"SELECT {_RECORD.select}, {_INSTALLATION.select} FROM {_RECORD.table} "  # noqa: S608
+        f"INNER JOIN {_INSTALLATION.table} ON {_INSTALLATION.column('id')} = {_RECORD.column('installation')} "
+        f"WHERE {_INSTALLATION.column('workspace')} = %s AND ({' OR '.join(wanted)})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [session.workspace_id, *names, *([caller_id] if caller_id is not None else [])])
+        rows = cursor.fetchall()
+    records = []
+    for row in rows:
+        record = _RECORD.instance(row[: len(_RECORD)])
+        record.installation = _INSTALLATION.instance(row[len(_RECORD) :])
+        records.append(record)
+    return records
+
+
+_RECORD = Columns(InstallationRepository, "record")
+_INSTALLATION = Columns(GitHubInstallation, "installation")
 
 
 def _caller_repository_id(session: StsSession) -> int | None:
