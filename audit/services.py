@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, checkpoint_signature, event_hash
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditSource
-from audit.written_sql import statements_together, written_insert
+from audit.written_sql import written_insert
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ def audit_record(
     event.identity, event.detail = json.loads(json.dumps(event.identity)), json.loads(json.dumps(event.detail))
     rows = [_source_row(source) for source in sources]
     hashed_rows = [row.as_hashed() for row in rows]
-    # Sent in pairs where nothing waits for an answer in between: the request's own rows with the head's
-    # lock, the event's sources with the head's move (2 round trips fewer, on PostgreSQL).
-    with transaction.atomic(), statements_together():
+    with transaction.atomic():
         if alongside is not None:
             alongside()
         # From here to the commit the chain's head is locked: every writer of this workspace waits, so

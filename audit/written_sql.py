@@ -14,8 +14,7 @@ converts it, into an instance made by `from_db`. Only table and column names fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any, Generic, TypeVar
@@ -78,20 +77,6 @@ def _converters(columns: Columns[Any], vendor: str) -> list[tuple[int, Any, list
         if converters:
             found.append((index, column, converters))
     return found
-
-
-@contextmanager
-def statements_together() -> Iterator[None]:
-    """On PostgreSQL, the statements executed inside are sent without waiting for each one's answer
-    (psycopg's pipeline mode, https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html): one round
-    trip until a result is read, or the block ends. Its errors are Django's, as a statement's are.
-    Elsewhere, one by one as usual."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    connection.ensure_connection()
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        yield
 
 
 def quote(name: str) -> str:

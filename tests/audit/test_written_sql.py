@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.written_sql import statements_together, written_insert
+from audit.written_sql import written_insert
 from tests.factories import workspace_create
 from workspaces.models import FeatureOverride
 
@@ -62,36 +60,3 @@ def test_keys_of_several_rows_are_refused_since_no_order_is_promised() -> None:
 def test_nothing_to_write_asks_nothing(django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         assert written_insert([]) == []
-
-
-def _override(workspace: Any, key: str, value: Any) -> FeatureOverride:
-    return FeatureOverride(workspace=workspace, key=key, value=value, expires_at=timezone.now())
-
-
-def test_statements_sent_together_are_all_written_and_read_back_in_order() -> None:
-    workspace = workspace_create()
-    with transaction.atomic(), statements_together():
-        written_insert([FeatureOverride(workspace=workspace, key="sts", value=True, expires_at=timezone.now())])
-        (key,) = written_insert(
-            [FeatureOverride(workspace=workspace, key="write_tokens", value=False, expires_at=timezone.now())],
-            returning_pk=True,
-        )
-        written_insert(
-            [FeatureOverride(workspace=workspace, key="max_sources_per_mint", value=3, expires_at=timezone.now())]
-        )
-
-    assert FeatureOverride.objects.get(pk=key).key == "write_tokens"
-    assert FeatureOverride.objects.filter(workspace=workspace).count() == 3
-
-
-def test_a_statement_sent_together_that_fails_is_djangos_error_and_nothing_of_the_block_is_kept() -> None:
-    workspace = workspace_create()
-    _override(workspace, "sts", True).save()
-    with pytest.raises(IntegrityError), transaction.atomic(), statements_together():
-        written_insert(
-            [FeatureOverride(workspace=workspace, key="write_tokens", value=False, expires_at=timezone.now())]
-        )
-        # The same workspace and key again: refused by the unique constraint, after nothing read an answer.
-        written_insert([FeatureOverride(workspace=workspace, key="sts", value=False, expires_at=timezone.now())])
-
-    assert list(FeatureOverride.objects.filter(workspace=workspace).values_list("key", "value")) == [("sts", True)]
