@@ -70,7 +70,8 @@ class Columns(Generic[ModelT]):
 @cache
 def _converters(columns: Columns[Any], vendor: str) -> list[tuple[int, Any, list[Any]]]:
     """Which values need converting and by what, as the ORM's compiler finds them (its `get_converters`):
-    the backend's converters, then the field's. They depend on the backend only."""
+    the backend's converters, then the field's. They depend on the backend only (a backend's are bound to
+    the connection that found them, and read nothing of it but the settings every connection shares)."""
     found = []
     for index, (one, column) in enumerate(zip(columns.fields, columns._columns, strict=True)):
         converters = connection.ops.get_db_converters(column) + one.get_db_converters(connection)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from django.db import connection, models
 from django.utils import timezone
 
-from audit.written_sql import written_insert
-from tests.factories import workspace_create
-from workspaces.models import FeatureOverride
+from audit.written_sql import Columns, written_insert
+from tests.factories import installation_record, repository_record, workspace_create
+from workspaces.models import FeatureOverride, GitHubInstallation, InstallationRepository
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +62,35 @@ def test_keys_of_several_rows_are_refused_since_no_order_is_promised() -> None:
 def test_nothing_to_write_asks_nothing(django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         assert written_insert([]) == []
+
+
+def _field_values(row: models.Model) -> dict[str, Any]:
+    return {field.attname: getattr(row, field.attname) for field in type(row)._meta.concrete_fields}
+
+
+def test_columns_read_back_what_the_orm_reads_json_times_nulls_and_hostile_text() -> None:
+    workspace = workspace_create()
+    installation = installation_record(workspace=workspace, github_id=77, account="acme")
+    installation.permissions = {"contents": "read", "note": HOSTILE.replace("\0", "")}
+    installation.suspended_at = datetime(2031, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+    installation.save()
+    repository_record(installation=installation, github_id=5, full_name="Acme/Modules")
+    never_suspended = installation_record(workspace=workspace, github_id=78, account="initech")  # suspended_at NULL
+    record, held = Columns(InstallationRepository, "record"), Columns(GitHubInstallation, "held")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {record.select}, {held.select} FROM {held.table} "
+            f"LEFT JOIN {record.table} ON {record.column('installation')} = {held.column('id')} "
+            f"WHERE {held.column('workspace')} = %s ORDER BY {held.column('github_id')}",
+            [workspace.pk],
+        )
+        rows = cursor.fetchall()
+    read = [(record.instance(row[: len(record)]), held.instance(row[len(record) :])) for row in rows]
+
+    assert _field_values(read[0][1]) == _field_values(GitHubInstallation.objects.get(pk=installation.pk))
+    assert _field_values(read[0][0]) == _field_values(InstallationRepository.objects.get(github_id=5))
+    assert _field_values(read[1][1]) == _field_values(GitHubInstallation.objects.get(pk=never_suspended.pk))
+    assert read[1][1].suspended_at is None and read[0][1].suspended_at == installation.suspended_at
+    assert read[0][1].permissions["note"] == HOSTILE.replace("\0", "")
+    assert not read[0][1]._state.adding and read[0][1]._state.db == connection.alias  # as from a queryset
