@@ -47,7 +47,11 @@ class Columns(Generic[ModelT]):
 
     def column(self, name: str) -> str:
         """The qualified column of the field `name` (an attribute name such as `workspace` works too)."""
-        return f"{quote(self.alias)}.{quote(self.model._meta.get_field(name).column)}"
+        found = self.model._meta.get_field(name)
+        assert (
+            isinstance(found, models.Field) and found.column is not None
+        )  # a concrete column, not a relation's other side
+        return f"{quote(self.alias)}.{quote(found.column)}"
 
     @cached_property
     def select(self) -> str:
@@ -74,7 +78,7 @@ def _converters(columns: Columns[Any], vendor: str) -> list[tuple[int, Any, list
     the connection that found them, and read nothing of it but the settings every connection shares)."""
     found = []
     for index, (one, column) in enumerate(zip(columns.fields, columns._columns, strict=True)):
-        converters = connection.ops.get_db_converters(column) + one.get_db_converters(connection)
+        converters = connection.ops.get_db_converters(column) + one.get_db_converters(connection)  # type: ignore[attr-defined]  # Django's; its stubs lack it
         if converters:
             found.append((index, column, converters))
     return found

@@ -82,7 +82,7 @@ def limits_admit(limits: Sequence[Limit], *, now: float | None = None) -> float:
     at = round((time.time() if now is None else now) * _MICROSECONDS)
     if isinstance(cache, RedisCache):
         # Django's cache offers no script call: its client (`_cache`) does, with the same pool.
-        client = cache._cache.get_client(write=True)
+        client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]  # Django's; its stubs lack it
         keys = [cache.make_and_validate_key(limit.key) for limit in limits]
         periods = [(limit.interval, limit.seconds * _MICROSECONDS) for limit in limits]
         wait = int(client.eval(_ADMIT_SCRIPT, len(keys), *keys, at, *(value for pair in periods for value in pair)))
