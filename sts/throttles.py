@@ -40,8 +40,9 @@ class Limit:
 
     @property
     def interval(self) -> int:
-        """Microseconds between two requests, once the burst is spent."""
-        return round(self.seconds * _MICROSECONDS / self.requests)
+        """Microseconds between two requests, once the burst is spent (at least one: a bucket that
+        never fills would be stored with no lifetime)."""
+        return max(1, round(self.seconds * _MICROSECONDS / self.requests))
 
 
 # Times are whole microseconds: exact in the doubles of Redis's Lua as in Python, and written as
@@ -127,7 +128,13 @@ class _LimitsThrottle(BaseThrottle):
         count, _, period = str(rate).partition("/")
         seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]  # DRF's spelling: 10/second, 600/minute
         # Idents come from headers or claims: hashed, so any value makes a well-formed cache key.
-        return [Limit(f"throttle:{scope}:{hashlib.sha256(ident.encode()).hexdigest()[:32]}", int(count), seconds)]
+        return [
+            Limit(
+                f"throttle:{scope}:{hashlib.sha256(ident.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}",
+                int(count),
+                seconds,
+            )
+        ]
 
 
 class OidcExchangeThrottle(_LimitsThrottle):

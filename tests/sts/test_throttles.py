@@ -79,6 +79,12 @@ def test_a_refused_request_counts_against_no_limit(admit: Admit) -> None:
     assert [admit([roomy], now=NOW) for _ in range(100)].count(0) == 99
 
 
+def test_a_rate_beyond_a_request_a_microsecond_still_counts(admit: Admit) -> None:
+    limit = Limit("flood", requests=10_000_000, seconds=1)
+    assert limit.interval == 1
+    assert all(admit([limit], now=NOW) == 0 for _ in range(3))
+
+
 def test_limits_of_other_keys_are_apart_and_a_rate_of_zero_admits_nothing(admit: Admit) -> None:
     assert admit([Limit("a", requests=1, seconds=60)], now=NOW) == 0
     assert admit([Limit("b", requests=1, seconds=60)], now=NOW) == 0
@@ -89,7 +95,9 @@ def test_limits_of_other_keys_are_apart_and_a_rate_of_zero_admits_nothing(admit:
     assert admit([Limit("b2", requests=5, seconds=1)] * 1, now=NOW) == 0  # the closed limit counted nothing
 
 
-@pytest.mark.parametrize("ident", ["", "a b\r\nFLUSHALL\r\n", "'; return 1 --", "\u202e\U0001f600" * 50, "k" * 5000])
+@pytest.mark.parametrize(
+    "ident", ["", "a b\r\nFLUSHALL\r\n", "'; return 1 --", "\u202e\U0001f600" * 50, "k" * 5000, "\ud800"]
+)
 def test_hostile_idents_are_only_hashed_into_keys(admit: Admit, ident: str, settings: Any) -> None:
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"sts_caller": "1/minute"}}
     (limit,) = SessionThrottle().limit("sts_caller", ident)
