@@ -18,9 +18,9 @@ import pytest
 import redis
 
 from atmospro.env import deployment_cache_prefix
+from tests.redis_server import REDIS_URL, redis_required
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
 # What one process does with the cache: write a value (when given) under a logical key, then read it back.
 CACHE_ROUND = (
     "import json, os; from django.core.cache import cache; key = os.environ['LOGICAL_KEY']; "
@@ -35,13 +35,8 @@ GHES = {"GITHUB_API_URL": "https://ghes.example.com/api/v3", "GITHUB_APP_ID": "1
 
 @pytest.fixture
 def shared_redis() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"This test needs Redis at {REDIS_URL} (CI starts it before the suite): it is not running.")
+    redis_required()
     yield REDIS_URL
-    client.close()
 
 
 def _process(cache_url: str, deployment: dict[str, str], tmp_path: Path, key: str, write: str | None = None) -> object:

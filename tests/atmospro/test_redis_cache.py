@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 
 import pytest
-import redis
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
 from atmospro.env import Environment
 from atmospro.redis_cache import RedisCache
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from tests.redis_server import REDIS_URL, redis_cache_of_its_own
 
 
 @pytest.fixture
-def cache() -> Iterator[RedisCache]:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        pytest.fail(f"This test needs Redis at {REDIS_URL} (CI starts it before the suite): it is not running.")
-    yield RedisCache(REDIS_URL, {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
+def cache() -> RedisCache:
+    return redis_cache_of_its_own()
 
 
 def test_a_redis_cache_url_names_the_cache_that_keeps_its_client() -> None:
-    config = Environment({"CACHE_URL": "redis://127.0.0.1:6379/15"}).cache_url("CACHE_URL", "locmemcache://")
+    config = Environment({"CACHE_URL": REDIS_URL}).cache_url("CACHE_URL", "locmemcache://")
     assert config["BACKEND"] == "atmospro.redis_cache.RedisCache"
     assert issubclass(RedisCache, DjangoRedisCache)
 

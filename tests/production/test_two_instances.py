@@ -31,12 +31,12 @@ from django.db import connection
 
 from githubsim.simulator import GitHubSimulator
 from tests.factories import POLICY_PATH, Acme, acme_create, caller_claims, policy, repository_create, session_create
+from tests.redis_server import REDIS_URL, redis_required
 from workspaces.models import PlanFeature
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
 WEBHOOK_SECRET = "two-instances-" + uuid.uuid4().hex
 CALLER_THROTTLE = 4  # mints a minute per calling repository, low enough to reach here
 START_SECONDS = 60
@@ -188,10 +188,7 @@ def _forget_shared_cache(cache_prefix: str) -> None:
 def pair(
     django_db_setup: None, github_sim_server: GitHubSimulator, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Pair]:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        pytest.fail(f"These tests need Redis at {REDIS_URL} (CI starts it before the suite): it is not running.")
+    redis_required()
     directory = tmp_path_factory.mktemp("two-instances")
     cache_prefix = f"two-instances-{uuid.uuid4().hex[:12]}"
     secrets = _secret_files(directory / "secrets", github_sim_server)

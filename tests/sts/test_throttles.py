@@ -4,19 +4,16 @@ counts against no limit; and the Redis script and the arithmetic for other cache
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.core.cache import cache as default_cache
 
 import sts.throttles
-from atmospro.redis_cache import RedisCache
 from sts.throttles import Limit, SessionThrottle, limits_admit
+from tests.redis_server import redis_cache_of_its_own
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 NOW = 1_800_000_000.0
 
 Admit = Callable[..., float]
@@ -40,15 +37,9 @@ def here() -> Iterator[Admit]:
 
 
 @pytest.fixture
-def there() -> Iterator[Admit]:
+def there() -> Admit:
     """The script, on a real Redis."""
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.ConnectionError:
-        pytest.fail(f"This test needs Redis at {REDIS_URL} (CI starts it before the suite): it is not running.")
-    shared = RedisCache(REDIS_URL, {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
-    yield _admit_on(shared)
-    shared.clear()
+    return _admit_on(redis_cache_of_its_own())
 
 
 @pytest.fixture(params=[pytest.param("here"), pytest.param("there", marks=pytest.mark.redis)])
